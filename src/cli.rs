@@ -1,0 +1,170 @@
+//! The command line: clap derive types, converted once into the library's
+//! plain types, and dispatch. Nothing here does real work.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use crate::lake::check;
+use crate::query::{self, Format, LakeSession, OutputTarget};
+
+/// mcq — harmonized mammography datasets in one Parquet lake, queried in SQL.
+///
+/// `mcq "SELECT ..."` is short for `mcq query "SELECT ..."`.
+#[derive(Debug, Parser)]
+#[command(name = "mcq", version, about, long_about = None)]
+pub struct Cli {
+    /// The lake folder [default: $MCQ_LAKE, else ./mcq-lake]
+    #[arg(long, global = true, env = "MCQ_LAKE", value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one SQL statement and print or save its result
+    Query(QueryArgs),
+    /// Interactive SQL shell (history, multi-line statements, \d, tab completion)
+    Shell,
+    /// Verify the lake against its manifest: files, checksums, rows, schema
+    Check,
+    /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
+    #[command(external_subcommand)]
+    Sql(Vec<String>),
+}
+
+/// Options of `mcq query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Output format on stdout [default: table]; with -o the file's extension decides
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Write the result to FILE (.csv, .json, .ndjson or .parquet)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rows the table format shows before it summarizes the rest
+    #[arg(long, default_value_t = 500)]
+    pub max_rows: usize,
+    /// The SQL statement
+    pub sql: String,
+}
+
+/// `--format` choices.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+        }
+    }
+}
+
+/// The lake folder: `--lake`, else `$MCQ_LAKE` (via clap), else `./mcq-lake`.
+fn lake_dir(cli_lake: Option<PathBuf>) -> PathBuf {
+    cli_lake.unwrap_or_else(|| PathBuf::from("mcq-lake"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let lake = lake_dir(cli.lake);
+    match cli.command {
+        Command::Query(args) => run_query(&lake, args),
+        Command::Sql(words) => {
+            // `mcq <SQL> [options]`: reuse the query parser on the words.
+            let first = words.first().cloned().unwrap_or_default();
+            if !first.contains(char::is_whitespace) {
+                return Err(Error::Usage(format!(
+                    "unknown command `{first}`; see `mcq --help` (SQL must be quoted as one argument)"
+                ))
+                .into());
+            }
+            let args = QueryArgs::try_parse_from_words(&words)?;
+            run_query(&lake, args)
+        }
+        Command::Shell => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let session = LakeSession::open(&lake).await?;
+                query::shell::run(&session).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let report = check::check(&lake)?;
+            for w in &report.warnings {
+                println!("warning: {w}");
+            }
+            for p in &report.problems {
+                println!("damaged: {p}");
+            }
+            println!(
+                "{}: {} files, {} rows, {} bytes checked; {} problems, {} warnings",
+                lake.display(),
+                report.files_checked,
+                report.rows_checked,
+                report.bytes_checked,
+                report.problems.len(),
+                report.warnings.len()
+            );
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+impl QueryArgs {
+    fn try_parse_from_words(words: &[String]) -> Result<QueryArgs, Error> {
+        #[derive(Parser)]
+        #[command(name = "mcq")]
+        struct Shortcut {
+            #[command(flatten)]
+            args: QueryArgs,
+        }
+        Shortcut::try_parse_from(std::iter::once("mcq".to_string()).chain(words.iter().cloned()))
+            .map(|s| s.args)
+            .map_err(|e| Error::Usage(e.to_string()))
+    }
+}
+
+fn run_query(lake: &std::path::Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let target = OutputTarget::resolve(args.format.map(Into::into), args.output)?;
+    let rt = runtime()?;
+    let rows = rt.block_on(async {
+        let session = LakeSession::open(lake).await?;
+        let df = session.sql(&args.sql).await?;
+        let options = query::output::TableOptions {
+            max_rows: args.max_rows,
+            ..Default::default()
+        };
+        query::output::write_result(df, &target, options).await
+    })?;
+    if let OutputTarget::File(path, _) = &target {
+        eprintln!("wrote {rows} rows to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

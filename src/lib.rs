@@ -1,0 +1,14 @@
+//! mcq ("MammoClean query"): harmonizes public mammography datasets into one
+//! Arrow/Parquet lakehouse and answers bias questions about them in SQL.
+//!
+//! Stages: dataset adapters produce records (`record`), the lake writer
+//! commits them as Parquet (`lake`), and a DataFusion session queries the
+//! lake (`query`). `cli` is the command-line front end.
+
+pub mod cli;
+pub mod error;
+pub mod lake;
+pub mod query;
+pub mod record;
+
+pub use error::{Error, Result};

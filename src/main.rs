@@ -1,0 +1,20 @@
+//! The `mcq` binary: parse the command line, run it, print the error chain,
+//! exit 0 on success, 1 on failure, 2 on a usage error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = mcq::cli::Cli::parse();
+    match mcq::cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("mcq: {err:#}");
+            let usage = err
+                .downcast_ref::<mcq::Error>()
+                .is_some_and(mcq::Error::is_usage);
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
