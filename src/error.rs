@@ -73,7 +73,9 @@ pub enum Error {
     },
 
     /// SQL that would change the lake.
-    #[error("{statement} is refused: the lake is read-only to SQL and written only by `mcq ingest`")]
+    #[error(
+        "{statement} is refused: the lake is read-only to SQL and written only by `mcq ingest`"
+    )]
     ReadOnly { statement: String },
 
     /// A usage error in a command's arguments (exit code 2).
@@ -111,7 +113,10 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the action and path it concerns.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io {
             action,

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int32Array,
-    Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, UInt16Array,
+    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int32Array, Int64Array,
+    ListBuilder, RecordBatch, StringArray, StringBuilder, UInt16Array,
 };
 use arrow::datatypes::{DataType, Field};
 
@@ -42,7 +42,10 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
         let name = def.name.as_str();
         let mismatch = || Error::Schema {
             table: table.table.clone(),
-            message: format!("the row type has no {} value for column `{name}`", def.column_type.display_name()),
+            message: format!(
+                "the row type has no {} value for column `{name}`",
+                def.column_type.display_name()
+            ),
         };
         let array: ArrayRef = match def.column_type {
             ColumnType::Utf8 => Arc::new(

@@ -62,7 +62,11 @@ pub fn check(root: &Path) -> Result<CheckReport> {
     }
 
     for table in Table::ALL {
-        let listed: BTreeSet<&str> = manifest.files(table).iter().map(|f| f.path.as_str()).collect();
+        let listed: BTreeSet<&str> = manifest
+            .files(table)
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
         for entry in manifest.files(table) {
             check_file(&layout, &manifest, table, entry, &mut report);
         }
@@ -100,14 +104,11 @@ fn check_file(
         ));
     }
     let mut bytes = Vec::new();
-    match File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-        Err(e) => {
-            report
-                .problems
-                .push(format!("missing data file {}: {e}", entry.path));
-            return;
-        }
-        Ok(_) => {}
+    if let Err(e) = File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+        report
+            .problems
+            .push(format!("missing data file {}: {e}", entry.path));
+        return;
     }
     report.files_checked += 1;
     report.bytes_checked += bytes.len() as u64;

@@ -250,7 +250,10 @@ impl TableSchema {
             if want.name() != got.name() || want.data_type() != got.data_type() {
                 return Err(self.schema_error(format!(
                     "column {} is `{}` {}, the schema declares `{}` {}",
-                    self.columns.iter().position(|c| c.name == def.name).unwrap_or(0),
+                    self.columns
+                        .iter()
+                        .position(|c| c.name == def.name)
+                        .unwrap_or(0),
                     got.name(),
                     got.data_type(),
                     want.name(),
@@ -357,7 +360,9 @@ mod tests {
             tensor.metadata()["ARROW:extension:metadata"],
             "{\"shape\":[4,2]}"
         );
-        assert!(matches!(tensor.data_type(), DataType::FixedSizeList(item, 8) if item.is_nullable()));
+        assert!(
+            matches!(tensor.data_type(), DataType::FixedSizeList(item, 8) if item.is_nullable())
+        );
     }
 
     #[test]

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::lake::Layout;
 use crate::lake::batch::{LakeRow, to_batch};
 use crate::lake::manifest::{DEFAULT_TENSOR_SHAPE, DatasetInfo, FileEntry, IngestRun, Manifest};
 use crate::lake::schema::Table;
-use crate::lake::Layout;
 
 /// Names a point of the commit where a test may make the process abort, to
 /// show that a killed writer leaves a consistent lake
@@ -108,9 +108,7 @@ struct StagedFile {
 impl PartWriter {
     /// Writes one batch; it must match the table's schema.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.table
-            .schema()
-            .validate(batch, self.tensor_shape)?;
+        self.table.schema().validate(batch, self.tensor_shape)?;
         let mut offset = 0;
         while offset < batch.num_rows() {
             if self.current.is_none() {
@@ -220,7 +218,10 @@ impl LakeWriter {
     /// completes or rolls back an interrupted commit, clears temporary files,
     /// and checks the tensor size (`None` takes the lake's, or the default
     /// for a new lake).
-    pub fn open(root: impl Into<PathBuf>, tensor_shape: Option<(usize, usize)>) -> Result<LakeWriter> {
+    pub fn open(
+        root: impl Into<PathBuf>,
+        tensor_shape: Option<(usize, usize)>,
+    ) -> Result<LakeWriter> {
         let layout = Layout::new(root);
         let mcq_dir = layout.mcq_dir();
         fs::create_dir_all(&mcq_dir).map_err(Error::io("cannot create", &mcq_dir))?;
@@ -288,7 +289,9 @@ impl LakeWriter {
         fs::create_dir_all(&tmp_dir).map_err(Error::io("cannot create", &tmp_dir))?;
         let (group, per_file) = limits(table, self.tensor_shape());
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid level"),
+            ))
             .set_max_row_group_row_count(Some(group))
             .set_created_by(format!("mcq {}", env!("CARGO_PKG_VERSION")))
             .build();
@@ -436,7 +439,8 @@ fn take_lock(layout: &Layout) -> Result<File> {
 fn recover(layout: &Layout) -> Result<()> {
     let journal_path = layout.journal();
     if journal_path.is_file() {
-        let text = fs::read_to_string(&journal_path).map_err(Error::io("cannot read", &journal_path))?;
+        let text =
+            fs::read_to_string(&journal_path).map_err(Error::io("cannot read", &journal_path))?;
         match serde_json::from_str::<Journal>(&text) {
             Ok(journal) => {
                 let committed = Manifest::read(&layout.manifest())
@@ -505,8 +509,10 @@ fn write_json_atomically<T: Serialize>(path: &Path, value: &T, dir: &Path) -> Re
     })?;
     {
         let mut file = File::create(&partial).map_err(Error::io("cannot create", &partial))?;
-        file.write_all(&text).map_err(Error::io("cannot write", &partial))?;
-        file.sync_all().map_err(Error::io("cannot sync", &partial))?;
+        file.write_all(&text)
+            .map_err(Error::io("cannot write", &partial))?;
+        file.sync_all()
+            .map_err(Error::io("cannot sync", &partial))?;
     }
     fs::rename(&partial, path).map_err(Error::io("cannot replace", path))?;
     if let Ok(d) = File::open(dir) {

@@ -109,12 +109,18 @@ impl Default for TableOptions {
 }
 
 /// Runs a query and writes its result. Returns the number of rows.
-pub async fn write_result(df: DataFrame, target: &OutputTarget, table: TableOptions) -> Result<u64> {
+pub async fn write_result(
+    df: DataFrame,
+    target: &OutputTarget,
+    table: TableOptions,
+) -> Result<u64> {
     match target {
         OutputTarget::Stdout(format) => {
             let mut stdout = BufWriter::new(std::io::stdout());
             let rows = write_to(df, *format, &mut stdout, table).await?;
-            stdout.flush().map_err(Error::io("cannot write", "stdout"))?;
+            stdout
+                .flush()
+                .map_err(Error::io("cannot write", "stdout"))?;
             Ok(rows)
         }
         OutputTarget::File(path, format) => {
@@ -148,7 +154,9 @@ pub async fn write_to<W: Write + Send>(
             render_table(&schema, &batches, table, out)?;
         }
         Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             let mut wrote_any = false;
             while let Some(batch) = stream.next().await {
                 let batch = nested_as_json(&batch?)?;
@@ -173,10 +181,8 @@ pub async fn write_to<W: Write + Send>(
             }
             writer.finish()?;
             let out = writer.into_inner();
-            if rows == 0 {
-                out.write_all(b"[]").map_err(Error::io("cannot write", "output"))?;
-            }
-            out.write_all(b"\n").map_err(Error::io("cannot write", "output"))?;
+            out.write_all(b"\n")
+                .map_err(Error::io("cannot write", "output"))?;
         }
         Format::Ndjson => {
             let mut writer = arrow::json::WriterBuilder::new()
@@ -191,7 +197,9 @@ pub async fn write_to<W: Write + Send>(
         }
         Format::Parquet => {
             let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+                .set_compression(Compression::ZSTD(
+                    ZstdLevel::try_new(3).expect("valid level"),
+                ))
                 .build();
             let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(|source| {
                 Error::Parquet {
@@ -258,7 +266,11 @@ fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
             continue;
         }
         let one = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("v", field.data_type().clone(), true)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "v",
+                field.data_type().clone(),
+                true,
+            )])),
             vec![Arc::clone(column)],
         )?;
         let mut buf = Vec::new();
@@ -287,7 +299,10 @@ fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
 
 /// Short text for a tensor column value.
 fn tensor_label(field: &Field) -> Option<String> {
-    if field.metadata().get("ARROW:extension:name").map(String::as_str)
+    if field
+        .metadata()
+        .get("ARROW:extension:name")
+        .map(String::as_str)
         != Some("arrow.fixed_shape_tensor")
     {
         return None;
@@ -353,9 +368,7 @@ fn render_table<W: Write>(
     writeln!(out, "{table}").map_err(io)?;
     let more = total - shown;
     let summary = if more > 0 {
-        format!(
-            "{total} rows; {more} more not shown (use --format csv or -o FILE for all)"
-        )
+        format!("{total} rows; {more} more not shown (use --format csv or -o FILE for all)")
     } else if total == 1 {
         "1 row".to_string()
     } else {
@@ -385,7 +398,11 @@ mod tests {
         assert!(matches!(t, OutputTarget::File(_, Format::Parquet)));
         let e = OutputTarget::resolve(Some(Format::Json), Some("x.csv".into())).unwrap_err();
         assert!(e.is_usage());
-        assert!(OutputTarget::resolve(None, Some("x.txt".into())).unwrap_err().is_usage());
+        assert!(
+            OutputTarget::resolve(None, Some("x.txt".into()))
+                .unwrap_err()
+                .is_usage()
+        );
         assert!(matches!(
             OutputTarget::resolve(Some(Format::Csv), None).unwrap(),
             OutputTarget::Stdout(Format::Csv)

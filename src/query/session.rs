@@ -65,7 +65,11 @@ impl LakeTable {
                 })
                 .collect::<Vec<_>>(),
         ));
-        let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<Field> = file_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         fields.push(dataset_field());
         let files = lake
             .manifest
@@ -88,7 +92,8 @@ impl LakeTable {
             let values = match f {
                 Expr::BinaryExpr(b) if b.op == datafusion::logical_expr::Operator::Eq => {
                     match (b.left.as_ref(), b.right.as_ref()) {
-                        (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c))
+                        (Expr::Column(c), Expr::Literal(v, _))
+                        | (Expr::Literal(v, _), Expr::Column(c))
                             if c.name == DATASET_COLUMN =>
                         {
                             literal_string(v).map(|s| vec![s])
@@ -122,9 +127,9 @@ impl LakeTable {
 
 fn literal_string(v: &ScalarValue) -> Option<String> {
     match v {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
-            Some(s.clone())
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => Some(s.clone()),
         ScalarValue::Dictionary(_, inner) => literal_string(inner),
         _ => None,
     }
@@ -217,8 +222,12 @@ impl LakeSession {
             ctx.register_table(table.name(), Arc::new(LakeTable::new(&lake, table)))?;
         }
         for view in assets::views() {
-            ctx.sql(&format!("CREATE VIEW {} AS {}", view.name, strip_comments(view.sql)))
-                .await?;
+            ctx.sql(&format!(
+                "CREATE VIEW {} AS {}",
+                view.name,
+                strip_comments(view.sql)
+            ))
+            .await?;
         }
         let lake_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         Ok(LakeSession {
@@ -231,8 +240,7 @@ impl LakeSession {
     /// Plans one SQL statement, refusing anything that would change the lake.
     /// DDL on session-only objects (a `CREATE VIEW` of your own) runs now.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
-            .map_err(datafusion::error::DataFusionError::from)?;
+        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
         if statements.len() != 1 {
             return Err(Error::Usage(format!(
                 "expected one SQL statement, found {}",
@@ -318,7 +326,10 @@ impl LakeSession {
             }
             DfStatement::CopyTo(copy) => {
                 if self.inside_lake(&copy.target) {
-                    return refuse(&format!("COPY TO '{}' (inside the lake folder)", copy.target));
+                    return refuse(&format!(
+                        "COPY TO '{}' (inside the lake folder)",
+                        copy.target
+                    ));
                 }
                 Ok(())
             }
@@ -348,7 +359,8 @@ impl LakeSession {
                 _ => break,
             }
         }
-        let mut resolved = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+        let mut resolved =
+            std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
         for part in rest.iter().rev() {
             resolved.push(part);
         }

@@ -50,7 +50,9 @@ impl Completer for ShellHelper {
             .iter()
             .filter(|w| w.to_lowercase().starts_with(&lower))
             .map(|w| {
-                let text = if KEYWORDS.contains(&w.as_str()) && prefix.chars().all(|c| !c.is_uppercase()) {
+                let text = if KEYWORDS.contains(&w.as_str())
+                    && prefix.chars().all(|c| !c.is_uppercase())
+                {
                     w.to_lowercase()
                 } else {
                     w.clone()
@@ -190,7 +192,10 @@ pub fn describe_tables(session: &LakeSession) -> String {
         ));
     }
     for v in assets::views() {
-        out.push_str(&format!("{:<12} {:>10}       {}\n", v.name, "view", v.description));
+        out.push_str(&format!(
+            "{:<12} {:>10}       {}\n",
+            v.name, "view", v.description
+        ));
     }
     out.trim_end().to_string()
 }
@@ -212,7 +217,10 @@ pub fn describe_table(session: &LakeSession, name: &str) -> Option<String> {
                 .as_ref()
                 .map(|a| format!(" [{}]", a.join(", ")))
                 .unwrap_or_default();
-            out.push_str(&format!("  {:<22} {:<22} {}{}\n", c.name, ty, c.doc, allowed));
+            out.push_str(&format!(
+                "  {:<22} {:<22} {}{}\n",
+                c.name, ty, c.doc, allowed
+            ));
         }
         out.push_str(&format!(
             "  {:<22} {:<22} {}\n",
