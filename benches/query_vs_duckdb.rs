@@ -61,7 +61,9 @@ fn build_lake(root: &Path, tensor: (usize, usize)) {
                         .get(rng.random_range(0..5))
                         .map(|s| s.to_string()),
                     birads: Some(rng.random_range(1..6)),
-                    diagnosis: Some(["Normal", "Benign", "Malignant"][rng.random_range(0..3)].into()),
+                    diagnosis: Some(
+                        ["Normal", "Benign", "Malignant"][rng.random_range(0..3)].into(),
+                    ),
                     mass: rng.random_bool(0.3),
                     calcification: rng.random_bool(0.2),
                     image_status: "ok".into(),
@@ -72,7 +74,9 @@ fn build_lake(root: &Path, tensor: (usize, usize)) {
             })
             .collect();
         writer.write_rows(dataset, &rows).unwrap();
-        let mut part = writer.part_writer(mcq::lake::Table::Images, dataset).unwrap();
+        let mut part = writer
+            .part_writer(mcq::lake::Table::Images, dataset)
+            .unwrap();
         let pixels = tensor.0 * tensor.1;
         for chunk in rows[..IMAGE_ROWS_PER_DATASET].chunks(16) {
             let images: Vec<ImageRow> = chunk
@@ -102,7 +106,11 @@ fn duckdb_cli() -> PathBuf {
         .arg(root.join("tests/python/env.sh"))
         .output()
         .expect("run tests/python/env.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("duckdb")
 }
 
@@ -110,7 +118,11 @@ fn time(cmd: &mut Command) -> f64 {
     let start = Instant::now();
     let out = cmd.output().expect("run");
     let elapsed = start.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.len() > 20);
     elapsed
 }
@@ -122,7 +134,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn mcq_cmd(lake: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mcq"));
-    c.arg("--lake").arg(lake).args(["query", "--format", "csv", SQL]);
+    c.arg("--lake")
+        .arg(lake)
+        .args(["query", "--format", "csv", SQL]);
     c
 }
 
@@ -133,13 +147,18 @@ fn main() {
     let t = Instant::now();
     build_lake(&small, (64, 32));
     build_lake(&large, (1024, 512));
-    println!("lakes ready in {:.1}s ({} metadata rows, {} image rows each)", t.elapsed().as_secs_f64(), ROWS, IMAGE_ROWS_PER_DATASET * 4);
+    println!(
+        "lakes ready in {:.1}s ({} metadata rows, {} image rows each)",
+        t.elapsed().as_secs_f64(),
+        ROWS,
+        IMAGE_ROWS_PER_DATASET * 4
+    );
     let duckdb = duckdb_cli();
     let duck_sql = format!(
         "SELECT dataset, density, count(*) FROM read_parquet('{}/metadata/*/*.parquet', hive_partitioning = true) GROUP BY 1, 2",
         small.display()
     );
-    let mut duck_cmd = || {
+    let duck_cmd = || {
         let mut c = Command::new(&duckdb);
         c.args(["-csv", "-c", &duck_sql]);
         c
@@ -161,5 +180,8 @@ fn main() {
     println!("  duckdb CLI                {:>8.1} ms", dk * 1e3);
     println!("  mcq    (images 1024x512)  {:>8.1} ms", ml * 1e3);
     println!("ratio mcq / duckdb: {:.2} (target <= 1.5)", ms / dk);
-    println!("ratio mcq 1024x512 / 64x32 tensors: {:.2} (metadata never reads tensor bytes)", ml / ms);
+    println!(
+        "ratio mcq 1024x512 / 64x32 tensors: {:.2} (metadata never reads tensor bytes)",
+        ml / ms
+    );
 }

@@ -6,6 +6,7 @@
 //! lake (`query`). `cli` is the command-line front end.
 
 pub mod cli;
+pub mod dataset;
 pub mod error;
 pub mod lake;
 pub mod query;

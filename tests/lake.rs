@@ -157,12 +157,7 @@ fn reingest_replaces_the_dataset_partition() {
 fn check_names_a_modified_data_file() {
     let (_dir, lake) = fixture_lake();
     let dir = lake.join("images/dataset=cbis-ddsm");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = first_file(&dir);
     let mut bytes = std::fs::read(&file).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
@@ -184,12 +179,7 @@ fn check_names_a_modified_data_file() {
 fn check_and_queries_report_a_missing_file_and_extra_files() {
     let (_dir, lake) = fixture_lake();
     let dir = lake.join("findings/dataset=cmmd");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = first_file(&dir);
     let name = file.file_name().unwrap().to_string_lossy().to_string();
     std::fs::rename(&file, lake.join("metadata/dataset=cmmd/stray.parquet")).unwrap();
     let o = mcq(&lake, &["check"]);

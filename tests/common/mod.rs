@@ -261,3 +261,13 @@ pub fn csv(lake: &Path, sql: &str) -> String {
     assert!(o.status.success(), "query failed: {sql}\n{}", stderr(&o));
     stdout(&o)
 }
+
+/// The first file in a folder (tests use folders holding one file).
+pub fn first_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .expect("a file")
+        .unwrap()
+        .path()
+}
