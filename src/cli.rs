@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::dataset::{Policy, selection::Rule};
 use crate::error::Error;
+use crate::ingest::{self, IngestConfig};
 use crate::lake::check;
 use crate::query::{self, Format, LakeSession, OutputTarget};
 
@@ -27,6 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Harmonize one dataset tree into the lake (replaces that dataset's partition)
+    Ingest(IngestArgs),
     /// Run one SQL statement and print or save its result
     Query(QueryArgs),
     /// Interactive SQL shell (history, multi-line statements, \d, tab completion)
@@ -36,6 +40,84 @@ pub enum Command {
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
     #[command(external_subcommand)]
     Sql(Vec<String>),
+}
+
+/// Options of `mcq ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The dataset: cbis-ddsm, cmmd
+    pub dataset: String,
+    /// The dataset folder as downloaded
+    pub root: PathBuf,
+    /// Read metadata (and DICOM headers where needed) but no pixels
+    #[arg(long)]
+    pub metadata_only: bool,
+    /// The image tree, when it is not under ROOT
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Tensor size HxW of a new lake [default: 1024x512]; a lake keeps the size of its first ingest
+    #[arg(long, value_name = "HxW", value_parser = parse_size)]
+    pub size: Option<(usize, usize)>,
+    /// Dry run: print the case-selection funnel and write nothing
+    #[arg(long)]
+    pub explain: bool,
+    /// Assign a patient-grouped `split`, stratified by diagnosis, with this seed
+    #[arg(long, value_name = "S")]
+    pub split_seed: Option<u64>,
+    /// Share of patients in the test split (with --split-seed)
+    #[arg(long, value_name = "F", default_value_t = 0.2, requires = "split_seed")]
+    pub test_fraction: f64,
+    /// Also drop breasts lacking CC or MLO (stricter than the dataset's default)
+    #[arg(long)]
+    pub require_both_views: bool,
+    /// Also drop breasts with BI-RADS 0
+    #[arg(long)]
+    pub drop_birads_0: bool,
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}` is not HxW (e.g. 1024x512)"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (8..=16384).contains(n))
+            .ok_or_else(|| format!("`{v}` in `{s}` is not a size between 8 and 16384"))
+    };
+    Ok((parse(h)?, parse(w)?))
+}
+
+impl IngestArgs {
+    fn into_config(self, lake: PathBuf) -> Result<IngestConfig, Error> {
+        if !(0.0..=1.0).contains(&self.test_fraction) {
+            return Err(Error::Usage(format!(
+                "--test-fraction {} is not between 0 and 1",
+                self.test_fraction
+            )));
+        }
+        let mut extra = Vec::new();
+        if self.require_both_views {
+            extra.push(Rule::MissingView);
+        }
+        if self.drop_birads_0 {
+            extra.push(Rule::Birads0);
+        }
+        Ok(IngestConfig {
+            dataset: self.dataset,
+            root: self.root,
+            lake,
+            metadata_only: self.metadata_only,
+            images: self.images,
+            size: self.size,
+            explain: self.explain,
+            split_seed: self.split_seed,
+            test_fraction: self.test_fraction,
+            extra_policy: Policy::new(&extra),
+            synthetic: false,
+        })
+    }
 }
 
 /// Options of `mcq query`.
@@ -90,6 +172,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let lake = lake_dir(cli.lake);
     match cli.command {
+        Command::Ingest(args) => {
+            let config = args.into_config(lake)?;
+            let summary = ingest::run(&config)?;
+            print!("{}", summary.report);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Query(args) => run_query(&lake, args),
         Command::Sql(words) => {
             // `mcq <SQL> [options]`: reuse the query parser on the words.

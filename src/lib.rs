@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod dataset;
 pub mod error;
+pub mod ingest;
 pub mod lake;
 pub mod query;
 pub mod record;

@@ -1,7 +1,114 @@
 //! Dataset adapters: one file per public dataset, each reading that dataset's
-//! own metadata files into `record` rows for the ingest stage. This module also
-//! holds what the adapters share, such as `vocab`, the tables that map each
-//! dataset's raw labels (density, BI-RADS, views, lesion descriptors) onto the
-//! lake's harmonized vocabularies.
+//! own metadata files into `record` rows for the ingest stage, behind the
+//! [`Adapter`] trait and the [`registry`]. Adding a dataset is one file here
+//! plus one line in `registry`; nothing outside this module names a dataset.
+//!
+//! Shared parts: `vocab` maps raw labels onto the lake's vocabularies,
+//! `source` finds and reads metadata files (CSV, XLSX), `selection` applies
+//! the case-selection rules (policies as data) and counts the funnel.
 
+pub mod cbis_ddsm;
+pub mod cmmd;
+pub mod selection;
+pub mod source;
 pub mod vocab;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::lake::DatasetInfo;
+use crate::record::{ExclusionRow, FindingRow, MetadataRow};
+pub use selection::{Funnel, Policy};
+
+/// What an adapter is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterOptions {
+    /// The image tree, when it is not under ROOT (TOMPEI-CMMD over CMMD).
+    pub images: Option<PathBuf>,
+    /// Decode no pixels; DICOM headers may still be read where a dataset
+    /// keeps metadata only there.
+    pub metadata_only: bool,
+    /// Extra selection rules on top of the dataset's default policy.
+    pub policy: Policy,
+}
+
+/// An adapter's output: unified rows, with every raw record accounted for.
+#[derive(Debug, Default)]
+pub struct Harmonized {
+    pub metadata: Vec<MetadataRow>,
+    pub findings: Vec<FindingRow>,
+    pub exclusions: Vec<ExclusionRow>,
+    /// The case-selection funnel, rule by rule.
+    pub funnel: Funnel,
+    /// Per lake column, how many raw values were set to null (each also an
+    /// `invalid_value` exclusion).
+    pub nulled_values: BTreeMap<String, usize>,
+    /// Things worth telling the user (a missing subset file, ...).
+    pub warnings: Vec<String>,
+    /// The metadata files read, relative to ROOT, with their raw record counts.
+    pub record_files: Vec<(String, usize)>,
+}
+
+impl Harmonized {
+    /// Records an invalid raw value that was set to null (`level = 'value'`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn invalid_value(
+        &mut self,
+        source_file: &str,
+        source_row: i64,
+        patient_id: Option<&str>,
+        laterality: Option<&str>,
+        column: &str,
+        raw_value: &str,
+        detail: String,
+    ) {
+        *self.nulled_values.entry(column.to_string()).or_default() += 1;
+        self.exclusions.push(ExclusionRow {
+            level: "value".into(),
+            source_file: source_file.into(),
+            source_row: Some(source_row),
+            patient_id: patient_id.map(Into::into),
+            laterality: laterality.map(Into::into),
+            column: Some(column.into()),
+            raw_value: Some(raw_value.into()),
+            reason: "invalid_value".into(),
+            detail,
+            ..Default::default()
+        });
+    }
+}
+
+/// One public dataset's conventions.
+pub trait Adapter: Sync {
+    /// The dataset name used on the command line and in the lake.
+    fn name(&self) -> &'static str;
+    /// Where the dataset comes from (DOI, license, version).
+    fn info(&self) -> DatasetInfo;
+    /// The default case-selection policy (SPEC §6), printed by `--explain`.
+    fn default_policy(&self) -> Policy;
+    /// Reads the dataset under `root` into unified rows.
+    fn harmonize(&self, root: &Path, options: &AdapterOptions) -> Result<Harmonized>;
+}
+
+/// Every dataset mcq can ingest: one line per adapter.
+pub fn registry() -> Vec<&'static dyn Adapter> {
+    vec![&cbis_ddsm::CbisDdsm, &cmmd::Cmmd]
+}
+
+/// Looks an adapter up by name.
+pub fn adapter(name: &str) -> Result<&'static dyn Adapter> {
+    registry()
+        .into_iter()
+        .find(|a| a.name() == name)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown dataset `{name}`; mcq can ingest: {}",
+                registry()
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}

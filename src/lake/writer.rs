@@ -326,7 +326,13 @@ impl LakeWriter {
 
     /// Commits: the datasets declared with `replace_dataset` now consist of
     /// exactly the files written for them. Returns the new manifest.
-    pub fn commit(mut self) -> Result<Manifest> {
+    pub fn commit(self) -> Result<Manifest> {
+        self.commit_with(|_| {})
+    }
+
+    /// Commits, letting `finish` complete each dataset's ingest run record
+    /// (finish time, timings) just before the manifest is written.
+    pub fn commit_with(mut self, finish: impl Fn(&mut IngestRun)) -> Result<Manifest> {
         let root = self.layout.root().to_path_buf();
         let replaced_datasets: BTreeSet<String> = self.datasets.keys().cloned().collect();
 
@@ -360,7 +366,8 @@ impl LakeWriter {
         for files in next.tables.values_mut() {
             files.sort_by(|a, b| a.path.cmp(&b.path));
         }
-        for (name, write) in std::mem::take(&mut self.datasets) {
+        for (name, mut write) in std::mem::take(&mut self.datasets) {
+            finish(&mut write.run);
             next.datasets.insert(name.clone(), write.info);
             next.runs.retain(|r| r.dataset != name);
             next.runs.push(write.run);

@@ -1,0 +1,234 @@
+//! CMMD, the Chinese Mammography Database (TCIA, DOI 10.7937/tcia.eqde4b16):
+//! the clinical workbook `CMMD_clinicaldata_revision.xlsx` has one row per
+//! labelled breast (diagnosis from biopsy); the NBIA manifest `metadata.csv`
+//! lists one series per patient. View and laterality of each image live
+//! only in the DICOM headers (ImageLaterality, ViewCodeSequence); with no
+//! image files the lake gets one row per labelled breast, `view_position`
+//! null, `image_id` = `exam_id`, `image_status = 'missing'` (SPEC §4.1).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::dataset::selection::{Candidate, Rule, select};
+use crate::dataset::source::{RawTable, find_files};
+use crate::dataset::vocab::{self, Mapped};
+use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy};
+use crate::error::{Error, Result};
+use crate::lake::DatasetInfo;
+use crate::record::{ExclusionRow, MetadataRow};
+
+/// The CMMD adapter.
+pub struct Cmmd;
+
+const CLINICAL: &str = "CMMD_clinicaldata_revision.xlsx";
+const MANIFEST: &str = "metadata.csv";
+
+impl Adapter for Cmmd {
+    fn name(&self) -> &'static str {
+        "cmmd"
+    }
+
+    fn info(&self) -> DatasetInfo {
+        DatasetInfo {
+            source_doi: Some("10.7937/tcia.eqde4b16".into()),
+            license: Some("CC BY 4.0".into()),
+            version: None,
+            synthetic: false,
+        }
+    }
+
+    fn default_policy(&self) -> Policy {
+        // All clinical rows are retained (SPEC §6); only unreadable or
+        // repeated rows are dropped.
+        Policy::new(&[Rule::InvalidRecord, Rule::Duplicate])
+    }
+
+    fn harmonize(&self, root: &Path, options: &AdapterOptions) -> Result<Harmonized> {
+        let policy = self.default_policy().with_extra(&options.policy);
+        let mut out = Harmonized::default();
+        let clinical = find_files(root, &|n| n.eq_ignore_ascii_case(CLINICAL));
+        let Some(path) = clinical.first() else {
+            return Err(Error::Other(format!(
+                "no {CLINICAL} under {} (looked at most two folders down)",
+                root.display()
+            )));
+        };
+        let table = RawTable::read_xlsx(root, path, None, 1)?;
+        out.record_files
+            .push((table.file.clone(), table.rows.len()));
+        out.funnel.records_total = table.rows.len();
+        let studies = read_manifest(root, &mut out);
+
+        let c_id = table.column(&["ID1"])?;
+        let c_side = table.column(&["LeftRight"])?;
+        let c_age = table.column(&["Age"])?;
+        let c_abnormality = table.column(&["abnormality"])?;
+        let c_class = table.column(&["classification"])?;
+
+        let mut seen: HashMap<String, i64> = HashMap::new();
+        let (mut invalid, mut duplicates) = (0, 0);
+        let mut rows = Vec::new();
+        for row in &table.rows {
+            let patient = row.get(c_id).to_string();
+            let side_raw = row.get(c_side);
+            let Some(side) = vocab::laterality(side_raw)
+                .value()
+                .filter(|_| !patient.is_empty())
+            else {
+                invalid += 1;
+                out.exclusions.push(ExclusionRow {
+                    level: "record".into(),
+                    source_file: table.file.clone(),
+                    source_row: Some(row.number),
+                    patient_id: (!patient.is_empty()).then(|| patient.clone()),
+                    reason: Rule::InvalidRecord.reason().into(),
+                    detail: format!("patient `{patient}`, side `{side_raw}`: a record needs both"),
+                    ..Default::default()
+                });
+                continue;
+            };
+            let exam_id = format!("{patient}_{side}");
+            if let Some(first) = seen.get(&exam_id) {
+                duplicates += 1;
+                out.exclusions.push(ExclusionRow {
+                    level: "record".into(),
+                    source_file: table.file.clone(),
+                    source_row: Some(row.number),
+                    patient_id: Some(patient.clone()),
+                    laterality: Some(side.into()),
+                    exam_id: Some(exam_id.clone()),
+                    reason: Rule::Duplicate.reason().into(),
+                    detail: format!("a second row for breast {exam_id} (first: data row {first})"),
+                    ..Default::default()
+                });
+                continue;
+            }
+            seen.insert(exam_id.clone(), row.number);
+
+            let nulled = |column: &str, raw: &str, out: &mut Harmonized| {
+                out.invalid_value(
+                    &table.file,
+                    row.number,
+                    Some(&patient),
+                    Some(side),
+                    column,
+                    raw,
+                    format!("{column} `{raw}` is not valid; set to null"),
+                )
+            };
+            let age_raw = row.get(c_age);
+            let age = match vocab::age(age_raw) {
+                Mapped::Value(a) => Some(a),
+                Mapped::Missing => None,
+                Mapped::Invalid => {
+                    nulled("age", age_raw, &mut out);
+                    None
+                }
+            };
+            let abnormality_raw = row.get(c_abnormality);
+            let (mass, calcification) = match vocab::cmmd_abnormality(abnormality_raw) {
+                Mapped::Value(flags) => flags,
+                Mapped::Missing => (false, false),
+                Mapped::Invalid => {
+                    nulled("mass", abnormality_raw, &mut out);
+                    (false, false)
+                }
+            };
+            let class_raw = row.get(c_class);
+            let diagnosis = match vocab::diagnosis_from_pathology(class_raw) {
+                Mapped::Value(d) => Some(d),
+                Mapped::Missing => None,
+                Mapped::Invalid => {
+                    nulled("diagnosis", class_raw, &mut out);
+                    None
+                }
+            };
+            rows.push(MetadataRow {
+                patient_id: patient.clone(),
+                study_id: studies.get(&patient).cloned(),
+                image_id: exam_id.clone(),
+                exam_id,
+                laterality: side.into(),
+                laterality_source: "metadata".into(),
+                view_position: None,
+                age,
+                diagnosis: diagnosis.map(Into::into),
+                diagnosis_source: diagnosis.map(|_| "biopsy".into()),
+                mass,
+                calcification,
+                image_status: "missing".into(),
+                source_file: table.file.clone(),
+                source_row: row.number,
+                ..Default::default()
+            });
+        }
+        let total = table.rows.len();
+        out.funnel
+            .record_step(&table.file, Rule::InvalidRecord, total, invalid, 0);
+        out.funnel
+            .record_step(&table.file, Rule::Duplicate, total - invalid, duplicates, 0);
+
+        // Stricter policies asked for on the command line.
+        let rules = policy.breast_rules();
+        if !rules.is_empty() {
+            let candidates: Vec<Candidate> = rows
+                .iter()
+                .map(|r| Candidate {
+                    breast: r.exam_id.clone(),
+                    view: r.view_position.clone(),
+                    birads: r.birads,
+                    pathology: r.diagnosis.clone(),
+                })
+                .collect();
+            let drops = select(&candidates, &rules, &table.file, &mut out.funnel);
+            for (row, drop) in rows.into_iter().zip(drops) {
+                match drop {
+                    None => out.metadata.push(row),
+                    Some(d) => out.exclusions.push(ExclusionRow {
+                        level: "record".into(),
+                        source_file: row.source_file.clone(),
+                        source_row: Some(row.source_row),
+                        patient_id: Some(row.patient_id.clone()),
+                        laterality: Some(row.laterality.clone()),
+                        exam_id: Some(row.exam_id.clone()),
+                        reason: d.rule.reason().into(),
+                        detail: d.detail,
+                        ..Default::default()
+                    }),
+                }
+            }
+        } else {
+            out.metadata = rows;
+        }
+        if !options.metadata_only {
+            out.warnings.push(
+                "CMMD images are not read yet: view and laterality per image come from DICOM headers".into(),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Study UIDs per patient from the NBIA manifest, when it is there.
+fn read_manifest(root: &Path, out: &mut Harmonized) -> HashMap<String, String> {
+    let mut studies = HashMap::new();
+    let Some(path) = find_files(root, &|n| n.eq_ignore_ascii_case(MANIFEST))
+        .into_iter()
+        .next()
+    else {
+        return studies;
+    };
+    match RawTable::read_csv(root, &path) {
+        Ok(table) => {
+            if let (Ok(c_subject), Ok(c_study)) =
+                (table.column(&["Subject ID"]), table.column(&["Study UID"]))
+            {
+                for row in &table.rows {
+                    studies.insert(row.get(c_subject).to_string(), row.get(c_study).to_string());
+                }
+            }
+        }
+        Err(e) => out.warnings.push(format!("NBIA manifest not used: {e}")),
+    }
+    studies
+}
