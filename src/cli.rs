@@ -35,6 +35,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Interactive SQL shell (history, multi-line statements, \d, tab completion)
     Shell,
+    /// Run the bias reports of sql/ (all, or the ones named)
+    Report(ReportArgs),
     /// Verify the lake against its manifest: files, checksums, rows, schema
     Check,
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
@@ -136,6 +138,19 @@ pub struct QueryArgs {
     pub sql: String,
 }
 
+/// Options of `mcq report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Reports to run [default: all]; `mcq report --list` names them
+    pub names: Vec<String>,
+    /// List the reports with their descriptions
+    #[arg(long)]
+    pub list: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: FormatArg,
+}
+
 /// `--format` choices.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
@@ -196,6 +211,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let session = LakeSession::open(&lake).await?;
                 query::shell::run(&session).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            if args.list {
+                for r in query::reports::all() {
+                    println!("{:<28} {}", r.name, r.description);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let reports = query::reports::find(&args.names)?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let session = LakeSession::open(&lake).await?;
+                let mut out = std::io::BufWriter::new(std::io::stdout());
+                query::reports::print(&session, reports, args.format.into(), &mut out).await?;
+                std::io::Write::flush(&mut out).map_err(Error::io("cannot write", "stdout"))
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -333,6 +333,22 @@ impl LakeWriter {
     /// Commits, letting `finish` complete each dataset's ingest run record
     /// (finish time, timings) just before the manifest is written.
     pub fn commit_with(mut self, finish: impl Fn(&mut IngestRun)) -> Result<Manifest> {
+        // Every table of a written dataset gets at least one file, empty if
+        // need be, so outside readers always find each table and its schema.
+        let datasets: Vec<String> = self.datasets.keys().cloned().collect();
+        for dataset in &datasets {
+            for table in Table::ALL {
+                let has = self
+                    .staged
+                    .iter()
+                    .any(|s| s.table == table && &s.entry.dataset == dataset);
+                if !has {
+                    let mut part = self.part_writer(table, dataset)?;
+                    part.open_file()?;
+                    self.finish_part(part)?;
+                }
+            }
+        }
         let root = self.layout.root().to_path_buf();
         let replaced_datasets: BTreeSet<String> = self.datasets.keys().cloned().collect();
 

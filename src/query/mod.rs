@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod output;
+pub mod reports;
 pub mod session;
 pub mod shell;
 

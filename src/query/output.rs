@@ -141,7 +141,38 @@ pub async fn write_to<W: Write + Send>(
     table: TableOptions,
 ) -> Result<u64> {
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let mut stream = df.execute_stream().await?;
+    let stream = df.execute_stream().await?;
+    write_stream(schema, stream, format, out, table).await
+}
+
+/// Writes batches already computed (reports post-process theirs).
+pub async fn write_batches<W: Write + Send>(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    format: Format,
+    out: &mut W,
+    table: TableOptions,
+) -> Result<u64> {
+    let stream = futures::stream::iter(
+        batches
+            .into_iter()
+            .map(Ok::<_, datafusion::error::DataFusionError>),
+    );
+    write_stream(schema, stream, format, out, table).await
+}
+
+async fn write_stream<W: Write + Send, S>(
+    schema: SchemaRef,
+    mut stream: S,
+    format: Format,
+    out: &mut W,
+    table: TableOptions,
+) -> Result<u64>
+where
+    S: futures::Stream<Item = std::result::Result<RecordBatch, datafusion::error::DataFusionError>>
+        + Unpin
+        + Send,
+{
     let mut rows = 0u64;
     match format {
         Format::Table => {

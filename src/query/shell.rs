@@ -14,7 +14,7 @@ use rustyline::{Context, Editor, Helper, Highlighter, Hinter, Validator};
 use crate::error::{Error, Result};
 use crate::lake::Table;
 use crate::query::output::{Format, TableOptions, write_to};
-use crate::query::{LakeSession, assets};
+use crate::query::{LakeSession, assets, reports};
 
 const KEYWORDS: &[&str] = &[
     "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "JOIN", "LEFT", "ON",
@@ -106,6 +106,10 @@ pub async fn run(session: &LakeSession) -> Result<()> {
                 let trimmed = line.trim();
                 if buffer.is_empty() && trimmed.starts_with('\\') {
                     let _ = editor.add_history_entry(trimmed);
+                    if let Some(name) = trimmed.strip_prefix("\\report ") {
+                        run_report(session, name.trim()).await;
+                        continue;
+                    }
                     if !backslash(session, trimmed) {
                         break;
                     }
@@ -155,6 +159,22 @@ async fn run_statement(session: &LakeSession, sql: &str) {
     }
 }
 
+async fn run_report(session: &LakeSession, name: &str) {
+    let work = async {
+        let found = reports::find(&[name.to_string()])?;
+        let mut out = std::io::stdout();
+        reports::print(session, found, Format::Table, &mut out).await
+    };
+    tokio::select! {
+        result = work => {
+            if let Err(e) = result {
+                eprintln!("error: {e}");
+            }
+        }
+        _ = tokio::signal::ctrl_c() => eprintln!("report cancelled"),
+    }
+}
+
 /// Runs a backslash command; false means quit.
 fn backslash(session: &LakeSession, command: &str) -> bool {
     let mut parts = command.split_whitespace();
@@ -169,13 +189,18 @@ fn backslash(session: &LakeSession, command: &str) -> bool {
             ),
         },
         (Some("\\reports"), _) => {
-            let views = assets::views();
+            println!("reports (\\report NAME runs one):");
+            for r in reports::all() {
+                println!("  {:<28} {}", r.name, r.description);
+            }
             println!("views (created in every session):");
-            for v in views {
-                println!("  {:<12} {}", v.name, v.description);
+            for v in assets::views() {
+                println!("  {:<28} {}", v.name, v.description);
             }
         }
-        _ => eprintln!("unknown command {command}: try \\d, \\d TABLE, \\reports, \\q"),
+        _ => eprintln!(
+            "unknown command {command}: try \\d, \\d TABLE, \\reports, \\report NAME, \\q"
+        ),
     }
     true
 }
