@@ -195,6 +195,31 @@ fn gamma_q(a: f64, x: f64) -> f64 {
     }
 }
 
+/// Runs reports and prints each under a heading.
+pub async fn print<W: std::io::Write + Send>(
+    session: &LakeSession,
+    reports: Vec<SqlAsset>,
+    format: crate::query::Format,
+    out: &mut W,
+) -> Result<()> {
+    for report in reports {
+        let result = run(session, report).await?;
+        if format == crate::query::Format::Table {
+            writeln!(out, "\n== {} — {}", report.name, report.description)
+                .map_err(Error::io("cannot write", "stdout"))?;
+        }
+        crate::query::output::write_batches(
+            result.schema,
+            result.batches,
+            format,
+            out,
+            crate::query::output::TableOptions::default(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,29 +251,4 @@ mod tests {
         }
         assert!(find(&["nope".into()]).unwrap_err().is_usage());
     }
-}
-
-/// Runs reports and prints each under a heading.
-pub async fn print<W: std::io::Write + Send>(
-    session: &LakeSession,
-    reports: Vec<SqlAsset>,
-    format: crate::query::Format,
-    out: &mut W,
-) -> Result<()> {
-    for report in reports {
-        let result = run(session, report).await?;
-        if format == crate::query::Format::Table {
-            writeln!(out, "\n== {} — {}", report.name, report.description)
-                .map_err(Error::io("cannot write", "stdout"))?;
-        }
-        crate::query::output::write_batches(
-            result.schema,
-            result.batches,
-            format,
-            out,
-            crate::query::output::TableOptions::default(),
-        )
-        .await?;
-    }
-    Ok(())
 }
