@@ -118,11 +118,21 @@ fn writer_killed_after_the_manifest_is_completed_by_the_next_writer() {
 fn second_writer_fails_at_once() {
     let (_dir, lake) = fixture_lake();
     let first = LakeWriter::open(&lake, None).unwrap();
+    // Another process: the real binary ingesting the real CBIS-DDSM files.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cbis-ddsm");
     let started = std::time::Instant::now();
-    let err = LakeWriter::open(&lake, None)
-        .err()
-        .expect("second writer must fail");
-    let message = err.to_string();
+    let o = mcq(
+        &lake,
+        &[
+            "ingest",
+            "cbis-ddsm",
+            root.to_str().unwrap(),
+            "--metadata-only",
+        ],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(o.status.code(), Some(1));
+    let message = stderr(&o);
     assert!(
         message.contains("is being written by another mcq process"),
         "{message}"
@@ -132,9 +142,18 @@ fn second_writer_fails_at_once() {
         "{message}"
     );
     // Fails at once rather than waiting (generous bound: this is not a timing test).
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(elapsed < std::time::Duration::from_secs(30));
     drop(first);
-    drop(LakeWriter::open(&lake, None).unwrap());
+    let o = mcq(
+        &lake,
+        &[
+            "ingest",
+            "cbis-ddsm",
+            root.to_str().unwrap(),
+            "--metadata-only",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

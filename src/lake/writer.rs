@@ -428,7 +428,26 @@ fn take_lock(layout: &Layout) -> Result<File> {
         .truncate(false)
         .open(&path)
         .map_err(Error::io("cannot open the lock file", &path))?;
-    match file.try_lock() {
+    // A child process forked by another thread of this process holds a copy
+    // of a lock descriptor until it execs: when the recorded holder is this
+    // very process, wait that moment out instead of failing.
+    let me = format!("pid {} ", std::process::id());
+    let mut attempts = 0;
+    let outcome = loop {
+        match file.try_lock() {
+            Err(fs::TryLockError::WouldBlock) if attempts < 200 => {
+                let mut holder = String::new();
+                let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+                if !holder.starts_with(&me) {
+                    break Err(fs::TryLockError::WouldBlock);
+                }
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    match outcome {
         Ok(()) => {
             let me = format!(
                 "pid {} ({})",
