@@ -11,6 +11,7 @@ pub mod cbis_ddsm;
 pub mod cmmd;
 pub mod selection;
 pub mod source;
+pub mod vindr_mammo;
 pub mod vocab;
 
 use std::collections::BTreeMap;
@@ -93,7 +94,7 @@ pub trait Adapter: Sync {
 
 /// Every dataset mcq can ingest: one line per adapter.
 pub fn registry() -> Vec<&'static dyn Adapter> {
-    vec![&cbis_ddsm::CbisDdsm, &cmmd::Cmmd]
+    vec![&cbis_ddsm::CbisDdsm, &cmmd::Cmmd, &vindr_mammo::VindrMammo]
 }
 
 /// Looks an adapter up by name.
