@@ -200,13 +200,208 @@ impl Adapter for Cmmd {
         } else {
             out.metadata = rows;
         }
-        if !options.metadata_only {
-            out.warnings.push(
-                "CMMD images are not read yet: view and laterality per image come from DICOM headers".into(),
-            );
+        let image_root = options.images.clone().unwrap_or_else(|| root.to_path_buf());
+        let images = scan_images(root, &image_root, &mut out);
+        if !images.is_empty() {
+            let breasts = std::mem::take(&mut out.metadata);
+            out.metadata = attach_images(breasts, images, &studies_rows(root), options, &mut out);
         }
         Ok(out)
     }
+}
+
+/// One image of the CMMD tree, as its header describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct CmmdImage {
+    /// Relative to ROOT.
+    pub path: String,
+    pub patient: String,
+    pub side: Option<&'static str>,
+    pub view: Option<&'static str>,
+    pub sop_instance_uid: Option<String>,
+    pub study_instance_uid: Option<String>,
+}
+
+/// Is this folder name a CMMD patient (`D1-0001`, `D2-0749`)?
+fn is_patient_folder(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 7
+        && b[0] == b'D'
+        && b[1].is_ascii_digit()
+        && b[2] == b'-'
+        && b[3..].iter().all(u8::is_ascii_digit)
+}
+
+/// Every `.dcm` under patient folders of the image root, headers read (in
+/// parallel) up to the pixel data. Unreadable files become image-level
+/// exclusions.
+pub(crate) fn scan_images(root: &Path, image_root: &Path, out: &mut Harmonized) -> Vec<CmmdImage> {
+    use rayon::prelude::*;
+    let files = crate::dataset::source::find_files_deep(image_root, 6, &|n| {
+        n.to_ascii_lowercase().ends_with(".dcm")
+    });
+    let read: Vec<(String, String, Result<crate::dicom::Header>)> = files
+        .par_iter()
+        .filter_map(|path| {
+            let patient = path
+                .ancestors()
+                .filter_map(|a| a.file_name())
+                .map(|n| n.to_string_lossy().to_string())
+                .find(|n| is_patient_folder(n))?;
+            Some((
+                crate::dataset::source::relative(root, path),
+                patient,
+                crate::dicom::read_header(path),
+            ))
+        })
+        .collect();
+    let mut images = Vec::new();
+    for (path, patient, header) in read {
+        match header {
+            Ok(h) => {
+                let side = h
+                    .image_laterality
+                    .as_deref()
+                    .or(h.laterality.as_deref())
+                    .and_then(|s| vocab::laterality(s).value());
+                let view = h
+                    .view_code_meaning
+                    .as_deref()
+                    .and_then(|m| vocab::view_position(m).value())
+                    .or_else(|| {
+                        h.view_code_value
+                            .as_deref()
+                            .and_then(|c| vocab::view_from_snomed(c).value())
+                    })
+                    .or_else(|| {
+                        h.view_position
+                            .as_deref()
+                            .and_then(|v| vocab::view_position(v).value())
+                    });
+                images.push(CmmdImage {
+                    path,
+                    patient,
+                    side,
+                    view,
+                    sop_instance_uid: h.sop_instance_uid,
+                    study_instance_uid: h.study_instance_uid,
+                });
+            }
+            Err(e) => out.exclusions.push(ExclusionRow {
+                level: "image".into(),
+                source_file: path.clone(),
+                patient_id: Some(patient),
+                reason: "unreadable_image".into(),
+                detail: e.to_string(),
+                ..Default::default()
+            }),
+        }
+    }
+    images.sort_by(|a, b| a.path.cmp(&b.path));
+    images
+}
+
+/// The NBIA manifest rows per patient (source of unlabelled images).
+fn studies_rows(root: &Path) -> HashMap<String, (String, i64)> {
+    let mut rows = HashMap::new();
+    let Some(path) = find_files(root, &|n| n.eq_ignore_ascii_case(MANIFEST))
+        .into_iter()
+        .next()
+    else {
+        return rows;
+    };
+    if let Ok(table) = RawTable::read_csv(root, &path)
+        && let Ok(c_subject) = table.column(&["Subject ID"])
+    {
+        for row in &table.rows {
+            rows.entry(row.get(c_subject).to_string())
+                .or_insert((table.file.clone(), row.number));
+        }
+    }
+    rows
+}
+
+/// One metadata row per image: the labelled breast's labels where the
+/// clinical workbook has the breast, none (diagnosis null) for an
+/// unlabelled contralateral breast. Labelled breasts without any image keep
+/// their one row (`image_status = 'missing'`).
+fn attach_images(
+    breasts: Vec<MetadataRow>,
+    images: Vec<CmmdImage>,
+    manifest_rows: &HashMap<String, (String, i64)>,
+    options: &AdapterOptions,
+    out: &mut Harmonized,
+) -> Vec<MetadataRow> {
+    let mut by_exam: HashMap<String, MetadataRow> = breasts
+        .iter()
+        .map(|b| (b.exam_id.clone(), b.clone()))
+        .collect();
+    let mut used = std::collections::HashSet::new();
+    let mut rows = Vec::new();
+    for image in images {
+        let Some(side) = image.side else {
+            out.exclusions.push(ExclusionRow {
+                level: "image".into(),
+                source_file: image.path.clone(),
+                patient_id: Some(image.patient.clone()),
+                reason: "unreadable_image".into(),
+                detail:
+                    "no ImageLaterality or Laterality in the header: the image cannot be placed"
+                        .into(),
+                ..Default::default()
+            });
+            continue;
+        };
+        let exam_id = format!("{}_{side}", image.patient);
+        let template = match by_exam.get(&exam_id) {
+            Some(b) => {
+                used.insert(exam_id.clone());
+                b.clone()
+            }
+            None => {
+                let (file, row) = manifest_rows
+                    .get(&image.patient)
+                    .cloned()
+                    .unwrap_or_else(|| (image.path.clone(), 1));
+                MetadataRow {
+                    patient_id: image.patient.clone(),
+                    exam_id: exam_id.clone(),
+                    laterality: side.into(),
+                    laterality_source: "header".into(),
+                    source_file: file,
+                    source_row: row,
+                    ..Default::default()
+                }
+            }
+        };
+        let image_id = image
+            .sop_instance_uid
+            .clone()
+            .unwrap_or_else(|| image.path.clone());
+        rows.push(MetadataRow {
+            image_id,
+            study_id: image
+                .study_instance_uid
+                .clone()
+                .or(template.study_id.clone()),
+            view_position: image.view.map(Into::into),
+            raw_path: Some(image.path.clone()),
+            image_status: if options.metadata_only {
+                "metadata_only"
+            } else {
+                "ok"
+            }
+            .into(),
+            ..template
+        });
+    }
+    for (exam_id, breast) in by_exam.drain() {
+        if !used.contains(&exam_id) {
+            rows.push(breast);
+        }
+    }
+    rows.sort_by(|a, b| (&a.exam_id, &a.image_id).cmp(&(&b.exam_id, &b.image_id)));
+    rows
 }
 
 /// Study UIDs per patient from the NBIA manifest, when it is there.

@@ -13,10 +13,7 @@ use crate::error::{Error, Result};
 /// Files under `root` (depth ≤ 2 below it) whose name satisfies `wanted`,
 /// sorted by path.
 pub fn find_files(root: &Path, wanted: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    walk(root, 0, 2, wanted, &mut found);
-    found.sort();
-    found
+    find_files_deep(root, 2, wanted)
 }
 
 fn walk(
@@ -46,6 +43,18 @@ fn walk(
             out.push(path);
         }
     }
+}
+
+/// Like [`find_files`], but down to `max_depth` folders (image trees).
+pub fn find_files_deep(
+    root: &Path,
+    max_depth: usize,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    walk(root, 0, max_depth, wanted, &mut found);
+    found.sort();
+    found
 }
 
 /// A path relative to `root`, `/`-separated (for `source_file`, `raw_path`).
