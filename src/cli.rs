@@ -47,7 +47,7 @@ pub enum Command {
 /// Options of `mcq ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// The dataset: cbis-ddsm, cmmd, vindr-mammo
+    /// The dataset: cbis-ddsm, cmmd, vindr-mammo, tompei-cmmd
     pub dataset: String,
     /// The dataset folder as downloaded
     pub root: PathBuf,

@@ -11,6 +11,7 @@ pub mod cbis_ddsm;
 pub mod cmmd;
 pub mod selection;
 pub mod source;
+pub mod tompei_cmmd;
 pub mod vindr_mammo;
 pub mod vocab;
 
@@ -94,7 +95,12 @@ pub trait Adapter: Sync {
 
 /// Every dataset mcq can ingest: one line per adapter.
 pub fn registry() -> Vec<&'static dyn Adapter> {
-    vec![&cbis_ddsm::CbisDdsm, &cmmd::Cmmd, &vindr_mammo::VindrMammo]
+    vec![
+        &cbis_ddsm::CbisDdsm,
+        &cmmd::Cmmd,
+        &vindr_mammo::VindrMammo,
+        &tompei_cmmd::TompeiCmmd,
+    ]
 }
 
 /// Looks an adapter up by name.
