@@ -39,6 +39,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Verify the lake against its manifest: files, checksums, rows, schema
     Check,
+    /// Write a synthetic raw tree in a dataset's real on-disk format, with ground truth in <OUT>.truth.csv
+    Synth(SynthArgs),
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
     #[command(external_subcommand)]
     Sql(Vec<String>),
@@ -151,6 +153,55 @@ pub struct ReportArgs {
     pub format: FormatArg,
 }
 
+/// Options of `mcq synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Dataset to imitate: cbis-ddsm, vindr-mammo, cmmd, tompei-cmmd
+    #[arg(value_parser = parse_synth_dataset)]
+    pub dataset: crate::synth::SynthDataset,
+    /// Output folder (must not exist or be empty); truth goes to <OUT>.truth.csv
+    pub out: PathBuf,
+    /// Number of patients
+    #[arg(long, default_value_t = 20)]
+    pub patients: usize,
+    /// Seed: the same seed gives the same bytes
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Real image sizes (e.g. 3518x2800 14-bit for VinDr) instead of 1/8 scale
+    #[arg(long)]
+    pub full_size: bool,
+    /// Write only the metadata files
+    #[arg(long)]
+    pub no_images: bool,
+    /// Override a defect rate, e.g. `--defect mirrored=0.5` (repeatable); kinds: mirrored,
+    /// monochrome1, inverted_monochrome2, mislabelled_monochrome1, film_border, offset,
+    /// single_view, contradictory_labels, birads_0, truncated, non_dicom, missing_image, rle,
+    /// alt_uncompressed
+    #[arg(long = "defect", value_name = "KIND=RATE", value_parser = parse_defect_arg)]
+    pub defects: Vec<(crate::synth::DefectKind, f64)>,
+}
+
+fn parse_synth_dataset(s: &str) -> Result<crate::synth::SynthDataset, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_defect_arg(s: &str) -> Result<(crate::synth::DefectKind, f64), String> {
+    crate::synth::parse_defect(s).map_err(|e| e.to_string())
+}
+
+impl SynthArgs {
+    /// The library's plain config.
+    pub fn into_config(self) -> crate::synth::SynthConfig {
+        let mut cfg = crate::synth::SynthConfig::new(self.dataset, self.out);
+        cfg.patients = self.patients;
+        cfg.seed = self.seed;
+        cfg.full_size = self.full_size;
+        cfg.no_images = self.no_images;
+        cfg.defect_rates = self.defects.into_iter().collect();
+        cfg
+    }
+}
+
 /// `--format` choices.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
@@ -229,6 +280,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 query::reports::print(&session, reports, args.format.into(), &mut out).await?;
                 std::io::Write::flush(&mut out).map_err(Error::io("cannot write", "stdout"))
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth(args) => {
+            let cfg = args.into_config();
+            let start = std::time::Instant::now();
+            let summary = crate::synth::synthesize(&cfg)?;
+            eprintln!(
+                "{}: {} images, {} records, {} files, {} bytes in {:.1} s; truth in {}",
+                cfg.out.display(),
+                summary.images,
+                summary.records,
+                summary.files,
+                summary.bytes,
+                start.elapsed().as_secs_f64(),
+                summary.truth.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {

@@ -3,7 +3,8 @@
 //!
 //! Stages: dataset adapters produce records (`record`), the lake writer
 //! commits them as Parquet (`lake`), and a DataFusion session queries the
-//! lake (`query`). `cli` is the command-line front end.
+//! lake (`query`). `synth` writes look-alike raw dataset trees with ground
+//! truth. `cli` is the command-line front end.
 
 pub mod cli;
 pub mod dataset;
@@ -13,5 +14,6 @@ pub mod ingest;
 pub mod lake;
 pub mod query;
 pub mod record;
+pub mod synth;
 
 pub use error::{Error, Result};

@@ -211,8 +211,9 @@ fn usage_errors_are_clear() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o)
-            .contains("unknown dataset `ddsm-x`; mcq can ingest: cbis-ddsm, cmmd, vindr-mammo, tompei-cmmd"),
+        stderr(&o).contains(
+            "unknown dataset `ddsm-x`; mcq can ingest: cbis-ddsm, cmmd, vindr-mammo, tompei-cmmd"
+        ),
         "{}",
         stderr(&o)
     );
