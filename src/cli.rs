@@ -151,6 +151,9 @@ pub struct ReportArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
+    /// Also write all reports as one self-contained HTML page with charts
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Options of `mcq synth`.
@@ -276,6 +279,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rt = runtime()?;
             rt.block_on(async {
                 let session = LakeSession::open(&lake).await?;
+                if let Some(path) = &args.html {
+                    query::html::write_html(&session, path).await?;
+                    eprintln!("wrote {}", path.display());
+                    return Ok(());
+                }
                 let mut out = std::io::BufWriter::new(std::io::stdout());
                 query::reports::print(&session, reports, args.format.into(), &mut out).await?;
                 std::io::Write::flush(&mut out).map_err(Error::io("cannot write", "stdout"))

@@ -4,6 +4,7 @@
 //! (`assets`).
 
 pub mod assets;
+pub mod html;
 pub mod output;
 pub mod reports;
 pub mod session;
