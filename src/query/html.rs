@@ -240,7 +240,7 @@ fn heatmap(grid: &Grid, row_column: &str, value_columns: &[&str]) -> Result<Stri
             .iter()
             .flat_map(|r| vcs.iter().map(|&c| r[c].parse::<f64>().unwrap_or(0.0)))
             .fold(1.0, f64::max);
-        let (cell_w, cell_h, left, top) = (78i32, 24i32, 70i32, 40i32);
+        let (cell_w, cell_h, left, top) = (78i32, 24i32, 120i32, 40i32);
         let width = (left + cell_w * vcs.len() as i32 + 10) as u32;
         let height = (top + cell_h * rows.len() as i32 + 10) as u32;
         let mut svg = String::new();
@@ -340,13 +340,27 @@ fn chart(name: &str, grid: &Grid) -> Result<String> {
             &["normal", "benign", "malignant", "unknown"],
         ),
         "abnormality_summary" => {
-            let rows: Vec<(String, String, f64)> = grid
-                .triples("abnormality", "dataset", "breasts")
-                .into_iter()
-                .filter(|t| t.0 != "all breasts")
-                .map(|(a, d, v)| (a.to_string(), d, v))
+            // Percent of each dataset's breasts with each abnormality (a
+            // breast may have several, so these do not stack).
+            let triples = grid.triples("dataset", "abnormality", "breasts");
+            let totals: BTreeMap<&str, f64> = triples
+                .iter()
+                .filter(|t| t.1 == "all breasts")
+                .map(|t| (t.0.as_str(), t.2))
                 .collect();
-            stacked_bars(&rows, &[], false, "breasts")
+            let rows: Vec<(String, String, f64)> = triples
+                .iter()
+                .filter(|t| t.1 != "all breasts")
+                .filter_map(|(d, a, v)| {
+                    let total = totals.get(d.as_str()).copied().filter(|t| *t > 0.0)?;
+                    Some((
+                        format!("{d} · {a}"),
+                        "% of breasts".to_string(),
+                        100.0 * v / total,
+                    ))
+                })
+                .collect();
+            stacked_bars(&rows, &[], false, "% of the dataset's breasts")
         }
         "selection_funnel" => stacked_bars(
             &grid.triples("dataset", "reason", "records"),
@@ -381,7 +395,7 @@ fn chart(name: &str, grid: &Grid) -> Result<String> {
 }
 
 fn table_html(grid: &Grid) -> String {
-    let mut html = String::from("<table><thead><tr>");
+    let mut html = String::from("<div class=\"tw\"><table><thead><tr>");
     for h in &grid.headers {
         let _ = write!(html, "<th>{}</th>", escape(h));
     }
@@ -406,7 +420,7 @@ fn table_html(grid: &Grid) -> String {
         }
         html.push_str("</tr>");
     }
-    html.push_str("</tbody></table>");
+    html.push_str("</tbody></table></div>");
     html
 }
 
@@ -415,7 +429,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2.2em;border
 p.desc{color:#555;margin-top:.2em}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}\
 th,td{border:1px solid #ddd;padding:3px 8px}th{background:#f3f5f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 td.empty{color:#888;font-style:italic}svg{display:block;margin:.4em 0}.meta{font-size:.85em;color:#444}\
-nav a{margin-right:.8em;font-size:.85em}.warn{background:#fff4e5;border:1px solid #f0b36b;padding:.5em 1em}";
+nav a{margin-right:.8em;font-size:.85em;display:inline-block}div.tw{overflow-x:auto}td.opts{max-width:380px;word-break:break-all;font-size:.8em}.warn{background:#fff4e5;border:1px solid #f0b36b;padding:.5em 1em}";
 
 /// Writes the page.
 pub async fn write_html(session: &LakeSession, path: &Path) -> Result<()> {
@@ -450,7 +464,7 @@ pub async fn write_html(session: &LakeSession, path: &Path) -> Result<()> {
         let run = manifest.runs.iter().rev().find(|r| &r.dataset == name);
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{rows}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{rows}</td><td>{}</td><td>{}</td><td class=\"opts\"><code>{}</code></td></tr>",
             escape(name),
             escape(info.source_doi.as_deref().unwrap_or("")),
             escape(info.license.as_deref().unwrap_or("")),
