@@ -614,3 +614,79 @@ fn vindr_mammo_tree_csvs_and_truth() {
         .to_string();
     assert!(img["path"].ends_with(&format!("/{sop}.dicom")));
 }
+
+#[test]
+fn tompei_cmmd_workbook_annotations_and_truth() {
+    use calamine::{Data, DataType, Reader, Xlsx, open_workbook};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("tompei");
+    let truth_path = synth("tompei-cmmd", &out, &["--patients", "20", "--seed", "9"]);
+    let mut book: Xlsx<_> =
+        open_workbook(out.join("TOMPEI-CMMD_clinical_data_v01_20250121.xlsx")).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        vec![
+            "README".to_string(),
+            "Imaging Diagnosis Details Sheet".to_string(),
+            "Lesion Details Sheet".to_string()
+        ]
+    );
+    let imaging = book
+        .worksheet_range("Imaging Diagnosis Details Sheet")
+        .unwrap();
+    let rows: Vec<&[Data]> = imaging.rows().collect();
+    assert_eq!(rows[0].len(), 33);
+    // first header cells blank (pandas: Unnamed: 0..3), names on row 2, data from row 3
+    assert!(rows[0][..4].iter().all(|c| *c == Data::Empty));
+    assert_eq!(rows[1][0].to_string(), "ID1");
+    let classes: Vec<String> = rows[2..].iter().map(|r| r[3].to_string()).collect();
+    for c in ["Exclusion", "Invisible", "Malignant", "Normal"] {
+        assert!(classes.iter().any(|x| x == c), "no {c}");
+    }
+    for r in &rows[2..] {
+        assert!(r[0].to_string().starts_with("D"));
+        if r[3] == "Exclusion" {
+            assert!(r[4] != Data::Empty, "exclusion without reason");
+        }
+    }
+    let lesions = book.worksheet_range("Lesion Details Sheet").unwrap();
+    let lrows: Vec<&[Data]> = lesions.rows().collect();
+    let last = lrows.last().unwrap();
+    assert!(last[0] == Data::Empty, "totals row has no ID");
+    let ann = out.join("annotations/TOMPEI-CMMD_v01_20250123");
+    let mut all_json = String::new();
+    let mut total = 0.0;
+    for r in &lrows[3..lrows.len() - 1] {
+        let name = format!("{}_MLO_{}_AnnotationFile.json", r[0], r[1]);
+        let json = std::fs::read_to_string(ann.join(&name)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let n = r[3].get_float().unwrap();
+        assert_eq!(v.as_array().unwrap().len() as f64, n, "{name}");
+        total += n;
+        assert!(
+            out.join("__MACOSX/annotations/TOMPEI-CMMD_v01_20250123")
+                .join(format!("._{name}"))
+                .exists()
+        );
+        all_json.push_str(&json);
+    }
+    assert_eq!(last[3].get_float(), Some(total));
+    assert!(all_json.contains("\"label\":\"calc \""));
+    let truth = read_truth(&truth_path);
+    for reason in ["keep", "excluded_by_dataset", "invisible_lesion"] {
+        assert!(
+            truth
+                .iter()
+                .any(|r| r["kind"] == "record" && r["expected_selection"] == reason)
+        );
+    }
+    assert!(
+        truth
+            .iter()
+            .filter(|r| r["kind"] == "record")
+            .all(|r| r["source_file"] == "TOMPEI-CMMD_clinical_data_v01_20250121.xlsx")
+    );
+    assert!(out.join("manifest-1616439774456/metadata.csv").exists());
+    let checked = check_images(&out, &truth);
+    assert!(checked > 30, "{checked}");
+}
