@@ -67,6 +67,7 @@ pub(super) struct CmmdBreast {
 /// One patient with its study.
 #[derive(Debug, Clone)]
 pub(super) struct CmmdPatient {
+    pub index: usize,
     pub id: String,
     pub age: u32,
     pub breasts: Vec<CmmdBreast>,
@@ -241,6 +242,7 @@ pub(super) fn build(cfg: &SynthConfig, root: &str) -> (Plan, Vec<CmmdPatient>) {
             (i * 123) % 1000
         ));
         patients.push(CmmdPatient {
+            index: i,
             id,
             age,
             breasts,
@@ -407,6 +409,14 @@ fn plan_image(
 
 /// The CMMD download: tree, metadata.csv and the clinical workbook.
 pub(super) fn plan(cfg: &SynthConfig, root: &str) -> Result<Plan> {
+    Ok(plan_with_patients(cfg, root)?.0)
+}
+
+/// `plan`, also handing back the patients (for TOMPEI-CMMD).
+pub(super) fn plan_with_patients(
+    cfg: &SynthConfig,
+    root: &str,
+) -> Result<(Plan, Vec<CmmdPatient>)> {
     let (mut plan, patients) = build(cfg, root);
     let mut rows = vec![
         CLINICAL_HEADER
@@ -465,5 +475,5 @@ pub(super) fn plan(cfg: &SynthConfig, root: &str) -> Result<Plan> {
         merges: Vec::new(),
     }])?;
     plan.files.push((format!("{root}{CLINICAL_FILE}"), book));
-    Ok(plan)
+    Ok((plan, patients))
 }
