@@ -29,6 +29,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job with zero setup: synthesize look-alikes of CBIS-DDSM, TOMPEI-CMMD and
+    /// VinDr-Mammo, ingest them into <OUT>/lake and print the bias report
+    Demo(DemoArgs),
     /// Harmonize one dataset tree into the lake (replaces that dataset's partition)
     Ingest(IngestArgs),
     /// Run one SQL statement and print or save its result
@@ -44,6 +47,20 @@ pub enum Command {
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
     #[command(external_subcommand)]
     Sql(Vec<String>),
+}
+
+/// Options of `mcq demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the raw trees, the lake and report.html (never $MCQ_LAKE)
+    #[arg(long, default_value = "mcq-demo")]
+    pub out: PathBuf,
+    /// Patients per dataset
+    #[arg(long, default_value_t = 40)]
+    pub patients: usize,
+    /// Seed of the synthetic data
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
 }
 
 /// Options of `mcq ingest`.
@@ -241,6 +258,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let lake = lake_dir(cli.lake);
     match cli.command {
+        Command::Demo(args) => {
+            let config = crate::demo::DemoConfig {
+                out: args.out,
+                patients: args.patients,
+                seed: args.seed,
+            };
+            let started = std::time::Instant::now();
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            crate::demo::run(&config, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(Error::io("cannot write", "stdout"))?;
+            eprintln!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ingest(args) => {
             let config = args.into_config(lake)?;
             let summary = ingest::run(&config)?;
