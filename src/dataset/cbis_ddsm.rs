@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::dataset::selection::{Candidate, Rule, select};
 use crate::dataset::source::{RawTable, find_files, relative};
 use crate::dataset::vocab::{self, Mapped};
-use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy};
+use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
 use crate::error::{Error, Result};
 use crate::lake::DatasetInfo;
 use crate::record::{ExclusionRow, FindingRow, MetadataRow};
@@ -277,63 +277,37 @@ fn parse_subset(
         }
         seen.insert(key, row.number);
 
-        let value = |column: &str, raw: &str, what: &str, out: &mut Harmonized| {
-            out.invalid_value(
-                &table.file,
-                row.number,
-                Some(&patient),
-                Some(side),
-                column,
-                raw,
-                format!("{what} `{raw}` is not valid; set to null"),
-            );
+        let at = RecordAt {
+            file: &table.file,
+            row: row.number,
+            patient: Some(&patient),
+            side: Some(side),
         };
         let density_raw = row.get(c_density);
-        let density = match vocab::density(density_raw) {
-            Mapped::Value(d) => Some(d),
-            Mapped::Missing => None,
-            Mapped::Invalid => {
-                value("density", density_raw, "breast density", out);
-                None
-            }
-        };
+        let density = out.valid(&at, "density", density_raw, vocab::density(density_raw));
         let assessment = row.get(c_assessment);
-        let birads = match vocab::birads(assessment) {
-            Mapped::Value(b) => Some(b),
-            Mapped::Missing => None,
-            Mapped::Invalid => {
-                value("birads", assessment, "assessment", out);
-                None
-            }
-        };
+        let birads = out.valid(&at, "birads", assessment, vocab::birads(assessment));
         let pathology_raw = row.get(c_pathology);
-        let pathology = match vocab::diagnosis_from_pathology(pathology_raw) {
-            Mapped::Value(p) => Some(p),
-            Mapped::Missing => None,
-            Mapped::Invalid => {
-                value("diagnosis", pathology_raw, "pathology", out);
-                None
-            }
-        };
+        let pathology = out.valid(
+            &at,
+            "diagnosis",
+            pathology_raw,
+            vocab::diagnosis_from_pathology(pathology_raw),
+        );
         let subtlety_raw = row.get(c_subtlety);
-        let subtlety = match subtlety_raw.parse::<i32>() {
-            Ok(s) if (1..=5).contains(&s) => Some(s),
-            _ if vocab::is_missing(subtlety_raw) => None,
-            _ => {
-                value("subtlety", subtlety_raw, "subtlety (1-5)", out);
-                None
-            }
+        let subtlety_mapped = match subtlety_raw.parse::<i32>() {
+            Ok(s) if (1..=5).contains(&s) => Mapped::Value(s),
+            _ if vocab::is_missing(subtlety_raw) => Mapped::Missing,
+            _ => Mapped::Invalid,
         };
-        let list = |column: &str, raw: &str, out: &mut Harmonized| match vocab::lexicon_list(raw) {
-            Mapped::Value(v) => v,
-            Mapped::Missing => Vec::new(),
-            Mapped::Invalid => {
-                value(column, raw, "descriptor", out);
-                Vec::new()
-            }
-        };
-        let shape_or_type = list(a_column, row.get(c_a), out);
-        let margin_or_distribution = list(b_column, row.get(c_b), out);
+        let subtlety = out.valid(&at, "subtlety", subtlety_raw, subtlety_mapped);
+        let (a_raw, b_raw) = (row.get(c_a), row.get(c_b));
+        let shape_or_type = out
+            .valid(&at, a_column, a_raw, vocab::lexicon_list(a_raw))
+            .unwrap_or_default();
+        let margin_or_distribution = out
+            .valid(&at, b_column, b_raw, vocab::lexicon_list(b_raw))
+            .unwrap_or_default();
         let type_raw = row.get(c_type);
         let declared = if type_raw.eq_ignore_ascii_case("mass") {
             Some(Kind::Mass)

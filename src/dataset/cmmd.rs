@@ -11,8 +11,8 @@ use std::path::Path;
 
 use crate::dataset::selection::{Candidate, Rule, select};
 use crate::dataset::source::{RawTable, find_files};
-use crate::dataset::vocab::{self, Mapped};
-use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy};
+use crate::dataset::vocab;
+use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
 use crate::error::{Error, Result};
 use crate::lake::DatasetInfo;
 use crate::record::{ExclusionRow, MetadataRow};
@@ -105,44 +105,30 @@ impl Adapter for Cmmd {
             }
             seen.insert(exam_id.clone(), row.number);
 
-            let nulled = |column: &str, raw: &str, out: &mut Harmonized| {
-                out.invalid_value(
-                    &table.file,
-                    row.number,
-                    Some(&patient),
-                    Some(side),
-                    column,
-                    raw,
-                    format!("{column} `{raw}` is not valid; set to null"),
-                )
+            let at = RecordAt {
+                file: &table.file,
+                row: row.number,
+                patient: Some(&patient),
+                side: Some(side),
             };
             let age_raw = row.get(c_age);
-            let age = match vocab::age(age_raw) {
-                Mapped::Value(a) => Some(a),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled("age", age_raw, &mut out);
-                    None
-                }
-            };
+            let age = out.valid(&at, "age", age_raw, vocab::age(age_raw));
             let abnormality_raw = row.get(c_abnormality);
-            let (mass, calcification) = match vocab::cmmd_abnormality(abnormality_raw) {
-                Mapped::Value(flags) => flags,
-                Mapped::Missing => (false, false),
-                Mapped::Invalid => {
-                    nulled("mass", abnormality_raw, &mut out);
-                    (false, false)
-                }
-            };
+            let (mass, calcification) = out
+                .valid(
+                    &at,
+                    "mass",
+                    abnormality_raw,
+                    vocab::cmmd_abnormality(abnormality_raw),
+                )
+                .unwrap_or((false, false));
             let class_raw = row.get(c_class);
-            let diagnosis = match vocab::diagnosis_from_pathology(class_raw) {
-                Mapped::Value(d) => Some(d),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled("diagnosis", class_raw, &mut out);
-                    None
-                }
-            };
+            let diagnosis = out.valid(
+                &at,
+                "diagnosis",
+                class_raw,
+                vocab::diagnosis_from_pathology(class_raw),
+            );
             rows.push(MetadataRow {
                 patient_id: patient.clone(),
                 study_id: studies.get(&patient).cloned(),

@@ -52,7 +52,44 @@ pub struct Harmonized {
     pub record_files: Vec<(String, usize)>,
 }
 
+/// Where a raw record sits: for exclusions and nulled values.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordAt<'a> {
+    pub file: &'a str,
+    pub row: i64,
+    pub patient: Option<&'a str>,
+    pub side: Option<&'a str>,
+}
+
 impl Harmonized {
+    /// A mapped raw value: the value; `None` when the source says nothing;
+    /// for a value outside the vocabulary, `None` plus an `invalid_value`
+    /// exclusion naming the lake column and the raw text.
+    pub fn valid<T>(
+        &mut self,
+        at: &RecordAt,
+        column: &str,
+        raw: &str,
+        mapped: vocab::Mapped<T>,
+    ) -> Option<T> {
+        match mapped {
+            vocab::Mapped::Value(v) => Some(v),
+            vocab::Mapped::Missing => None,
+            vocab::Mapped::Invalid => {
+                self.invalid_value(
+                    at.file,
+                    at.row,
+                    at.patient,
+                    at.side,
+                    column,
+                    raw,
+                    format!("{column} `{raw}` is not valid; set to null"),
+                );
+                None
+            }
+        }
+    }
+
     /// Records an invalid raw value that was set to null (`level = 'value'`).
     #[allow(clippy::too_many_arguments)]
     pub fn invalid_value(

@@ -14,8 +14,8 @@ use std::path::Path;
 use crate::dataset::cmmd::{CmmdImage, scan_images};
 use crate::dataset::selection::{Candidate, Rule, select};
 use crate::dataset::source::{RawRow, RawTable, find_files, find_files_deep, relative};
-use crate::dataset::vocab::{self, Finding, Mapped};
-use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy};
+use crate::dataset::vocab::{self, Finding};
+use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
 use crate::error::{Error, Result};
 use crate::lake::DatasetInfo;
 use crate::record::{ExclusionRow, FindingRow, MetadataRow};
@@ -426,53 +426,25 @@ impl TompeiCmmd {
     /// The breast's metadata row (without image-specific fields).
     fn breast_row(&self, b: &Breast, file: &str, out: &mut Harmonized) -> MetadataRow {
         let row = &b.row;
-        let nulled = |column: &str, raw: &str, out: &mut Harmonized| {
-            out.invalid_value(
-                file,
-                row.number,
-                Some(&b.patient),
-                Some(b.side),
-                column,
-                raw,
-                format!("{column} `{raw}` is not valid; set to null"),
-            )
+        let at = RecordAt {
+            file,
+            row: row.number,
+            patient: Some(&b.patient),
+            side: Some(b.side),
         };
-        let mapped =
-            |m: Mapped<&'static str>, column: &str, raw: &str, out: &mut Harmonized| match m {
-                Mapped::Value(v) => Some(v),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled(column, raw, out);
-                    None
-                }
-            };
         let density_raw = row.get(col::DENSITY);
-        let density = mapped(vocab::density(density_raw), "density", density_raw, out);
+        let density = out.valid(&at, "density", density_raw, vocab::density(density_raw));
         let class_raw = row.get(col::CLASSIFICATION);
-        let diagnosis = mapped(
-            vocab::diagnosis_from_pathology(class_raw),
+        let diagnosis = out.valid(
+            &at,
             "diagnosis",
             class_raw,
-            out,
+            vocab::diagnosis_from_pathology(class_raw),
         );
         let birads_raw = row.get(col::BIRADS);
-        let birads = match vocab::birads(birads_raw) {
-            Mapped::Value(v) => Some(v),
-            Mapped::Missing => None,
-            Mapped::Invalid => {
-                nulled("birads", birads_raw, out);
-                None
-            }
-        };
+        let birads = out.valid(&at, "birads", birads_raw, vocab::birads(birads_raw));
         let age_raw = row.get(col::AGE);
-        let age = match vocab::age(age_raw) {
-            Mapped::Value(v) => Some(v),
-            Mapped::Missing => None,
-            Mapped::Invalid => {
-                nulled("age", age_raw, out);
-                None
-            }
-        };
+        let age = out.valid(&at, "age", age_raw, vocab::age(age_raw));
         let both = |a: usize, b: usize| {
             let mut t = terms(row.get(a));
             t.extend(terms(row.get(b)));

@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::dataset::selection::{Candidate, Rule, select};
 use crate::dataset::source::{RawTable, find_files};
 use crate::dataset::vocab::{self, FindingCategory, Flag, Mapped};
-use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy};
+use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
 use crate::error::{Error, Result};
 use crate::lake::DatasetInfo;
 use crate::record::{ExclusionRow, FindingRow, MetadataRow};
@@ -147,53 +147,25 @@ impl Adapter for VindrMammo {
                 continue;
             }
             seen.insert(image.clone(), row.number);
-            let nulled = |column: &str, raw: &str, out: &mut Harmonized| {
-                out.invalid_value(
-                    &breast.file,
-                    row.number,
-                    Some(&study),
-                    Some(side),
-                    column,
-                    raw,
-                    format!("{column} `{raw}` is not valid; set to null"),
-                )
+            let at = RecordAt {
+                file: &breast.file,
+                row: row.number,
+                patient: Some(&study),
+                side: Some(side),
             };
             let view_raw = row.get(c_view);
-            let view = match vocab::view_position(view_raw) {
-                Mapped::Value(v) => Some(v),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled("view_position", view_raw, &mut out);
-                    None
-                }
-            };
+            let view = out.valid(
+                &at,
+                "view_position",
+                view_raw,
+                vocab::view_position(view_raw),
+            );
             let birads_raw = row.get(c_birads);
-            let birads = match vocab::birads(birads_raw) {
-                Mapped::Value(b) => Some(b),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled("birads", birads_raw, &mut out);
-                    None
-                }
-            };
+            let birads = out.valid(&at, "birads", birads_raw, vocab::birads(birads_raw));
             let density_raw = row.get(c_density);
-            let density = match vocab::density(density_raw) {
-                Mapped::Value(d) => Some(d),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled("density", density_raw, &mut out);
-                    None
-                }
-            };
+            let density = out.valid(&at, "density", density_raw, vocab::density(density_raw));
             let split_raw = row.get(c_split);
-            let split = match vocab::source_split(split_raw) {
-                Mapped::Value(s) => Some(s),
-                Mapped::Missing => None,
-                Mapped::Invalid => {
-                    nulled("split", split_raw, &mut out);
-                    None
-                }
-            };
+            let split = out.valid(&at, "split", split_raw, vocab::source_split(split_raw));
             let found = per_image.remove(&image).unwrap_or_default();
             let file = image_root
                 .join("images")
