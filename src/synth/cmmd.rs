@@ -269,13 +269,7 @@ fn plan_image(
     sixteen: bool,
 ) {
     let sop = uid(rng);
-    let encoding = if rng.random_bool(cfg.rate(K::Rle)) {
-        Encoding::Rle
-    } else if rng.random_bool(cfg.rate(K::AltUncompressed)) {
-        Encoding::ImplicitLe
-    } else {
-        Encoding::ExplicitLe
-    };
+    let encoding = cfg.pick_encoding(&mut *rng, Encoding::ExplicitLe, Encoding::ImplicitLe);
     let u: f64 = rng.random();
     let (a, b, c) = (
         cfg.rate(K::MissingImage),
