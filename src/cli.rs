@@ -196,7 +196,7 @@ pub struct SynthArgs {
     /// Override a defect rate, e.g. `--defect mirrored=0.5` (repeatable); kinds: mirrored,
     /// monochrome1, inverted_monochrome2, mislabelled_monochrome1, film_border, offset,
     /// single_view, contradictory_labels, birads_0, truncated, non_dicom, missing_image, rle,
-    /// alt_uncompressed
+    /// j2k, alt_uncompressed
     #[arg(long = "defect", value_name = "KIND=RATE", value_parser = parse_defect_arg)]
     pub defects: Vec<(crate::synth::DefectKind, f64)>,
 }

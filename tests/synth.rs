@@ -535,7 +535,11 @@ fn refuses_a_non_empty_out() {
 fn vindr_mammo_tree_csvs_and_truth() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("vindr");
-    let truth_path = synth("vindr-mammo", &out, &["--patients", "20", "--seed", "2"]);
+    let truth_path = synth(
+        "vindr-mammo",
+        &out,
+        &["--patients", "20", "--seed", "2", "--defect", "j2k=0.2"],
+    );
     let truth = read_truth(&truth_path);
     let missing: Vec<&str> = truth
         .iter()
@@ -591,6 +595,13 @@ fn vindr_mammo_tree_csvs_and_truth() {
                 .any(|r| r["photometric"] == photometric && r["stored_inverted"] == inverted),
             "no {photometric} with stored_inverted={inverted}"
         );
+    }
+    for ts in [
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.5",
+        "1.2.840.10008.1.2.1",
+    ] {
+        assert!(images.iter().any(|r| r["transfer_syntax"] == ts), "no {ts}");
     }
     let checked = check_images(&out, &truth);
     assert!(checked > 50, "{checked}");

@@ -585,13 +585,7 @@ fn plan_breast(
         // One physical image per (breast, view), listed under every subset.
         let mirrored = rng.random_bool(cfg.rate(K::Mirrored));
         let offset = rng.random_bool(cfg.rate(K::Offset));
-        let encoding = if rng.random_bool(cfg.rate(K::Rle)) {
-            Encoding::Rle
-        } else if rng.random_bool(cfg.rate(K::AltUncompressed)) {
-            Encoding::ExplicitLe
-        } else {
-            Encoding::ImplicitLe
-        };
+        let encoding = cfg.pick_encoding(&mut *rng, Encoding::ImplicitLe, Encoding::ExplicitLe);
         let forced_fault = match (p.index, vi, breast.side) {
             (9, 0, _) if cfg.rate(K::MissingImage) > 0.0 => Some(Fault::Missing),
             (10, 0, _) if cfg.rate(K::Truncated) > 0.0 => Some(Fault::Truncated),

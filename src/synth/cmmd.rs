@@ -269,13 +269,7 @@ fn plan_image(
     sixteen: bool,
 ) {
     let sop = uid(rng);
-    let encoding = if rng.random_bool(cfg.rate(K::Rle)) {
-        Encoding::Rle
-    } else if rng.random_bool(cfg.rate(K::AltUncompressed)) {
-        Encoding::ImplicitLe
-    } else {
-        Encoding::ExplicitLe
-    };
+    let encoding = cfg.pick_encoding(&mut *rng, Encoding::ExplicitLe, Encoding::ImplicitLe);
     let u: f64 = rng.random();
     let (a, b, c) = (
         cfg.rate(K::MissingImage),
@@ -476,4 +470,54 @@ pub(super) fn plan_with_patients(
     }])?;
     plan.files.push((format!("{root}{CLINICAL_FILE}"), book));
     Ok((plan, patients))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::SynthDataset;
+
+    #[test]
+    fn ids_labels_and_laterality_tags_follow_cmmd() {
+        let mut cfg = SynthConfig::new(SynthDataset::Cmmd, "unused");
+        cfg.patients = 40;
+        let (plan, patients) = build(&cfg, "");
+        let d1: Vec<u32> = patients
+            .iter()
+            .filter_map(|p| p.id.strip_prefix("D1-")?.parse().ok())
+            .collect();
+        let d2: Vec<u32> = patients
+            .iter()
+            .filter_map(|p| p.id.strip_prefix("D2-")?.parse().ok())
+            .collect();
+        assert!(d1.windows(2).all(|w| w[0] < w[1]));
+        assert!(d1.windows(2).any(|w| w[1] - w[0] > 1), "D1 has gaps");
+        assert_eq!(
+            d2,
+            (1..=d2.len() as u32).collect::<Vec<_>>(),
+            "D2 contiguous"
+        );
+        for p in &patients {
+            let n: usize = p.breasts.iter().map(|b| b.images.len()).sum();
+            assert!(n == 2 || n == 4);
+            assert!(p.breasts.iter().any(|b| b.label.is_some()));
+            if p.id.starts_with("D1") {
+                assert!(
+                    p.breasts
+                        .iter()
+                        .filter_map(|b| b.label.as_ref())
+                        .all(|l| l.subtype.is_empty())
+                );
+            }
+        }
+        // one patient with two MLO tags swapped (the forced laterality defect)
+        assert!(patients.iter().any(|p| p.breasts.len() == 2
+            && p.breasts.iter().all(|b| {
+                b.images
+                    .iter()
+                    .any(|i| i.view == "MLO" && i.tag_side != b.side)
+            })));
+        assert_eq!(plan.jobs.len(), plan.truth.len());
+        assert!(plan.files[0].0.ends_with("metadata.csv"));
+    }
 }

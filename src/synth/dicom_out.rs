@@ -26,6 +26,8 @@ pub enum Encoding {
     ExplicitLe,
     /// RLE Lossless (1.2.840.10008.1.2.5).
     Rle,
+    /// JPEG 2000 Image Compression (Lossless Only) (1.2.840.10008.1.2.4.90).
+    J2kLossless,
 }
 
 impl Encoding {
@@ -35,6 +37,7 @@ impl Encoding {
             Encoding::ImplicitLe => "1.2.840.10008.1.2",
             Encoding::ExplicitLe => "1.2.840.10008.1.2.1",
             Encoding::Rle => "1.2.840.10008.1.2.5",
+            Encoding::J2kLossless => "1.2.840.10008.1.2.4.90",
         }
     }
 }
@@ -165,8 +168,12 @@ pub fn render(job: &ImageJob, out: &Path) -> Result<Written> {
     let (px, cols, rows) = stored_pixels(job);
     let bytes = encode_dicom(job, &px, cols, rows)?;
     let bytes = if job.fault == Fault::Truncated {
-        let pixel_bytes = px.len() * (job.bits_allocated as usize / 8);
-        bytes[..bytes.len() - pixel_bytes / 2].to_vec()
+        // Cut in the middle of the pixel data element, whatever its encoding.
+        let start = bytes
+            .windows(4)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .unwrap_or(bytes.len() / 2);
+        bytes[..start + (bytes.len() - start) / 2].to_vec()
     } else {
         written.pixel_sum = Some(px.iter().map(|&v| v as u64).sum());
         bytes
@@ -212,6 +219,21 @@ pub fn encode_dicom(job: &ImageJob, px: &[u16], cols: u32, rows: u32) -> Result<
     match job.encoding {
         Encoding::Rle => {
             let fragment = rle_encode(&raw, cols as usize, rows as usize, job.bits_allocated);
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                Value::from(PixelFragmentSequence::new(
+                    Vec::<u32>::new(),
+                    vec![fragment],
+                )),
+            ));
+        }
+        Encoding::J2kLossless => {
+            let mut fragment = super::j2k::encode_lossless(px, cols, rows, job.bits_stored)
+                .map_err(|e| fail("JPEG 2000 encode", &e))?;
+            if fragment.len() % 2 == 1 {
+                fragment.push(0);
+            }
             obj.put(DataElement::new(
                 tags::PIXEL_DATA,
                 VR::OB,

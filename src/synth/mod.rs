@@ -47,6 +47,7 @@
 mod cbis_ddsm;
 mod cmmd;
 mod dicom_out;
+mod j2k;
 pub mod pixels;
 mod tompei_cmmd;
 mod vindr_mammo;
@@ -148,6 +149,9 @@ pub enum DefectKind {
     MissingImage,
     /// RLE Lossless transfer syntax (an encoding variant, not a defect).
     Rle,
+    /// JPEG 2000 Lossless transfer syntax (an encoding variant; none of the
+    /// four datasets is documented to use it, so its default rate is 0).
+    J2k,
     /// Explicit VR Little Endian (where the dataset default is implicit, or
     /// vice versa: the non-default uncompressed syntax).
     AltUncompressed,
@@ -155,7 +159,7 @@ pub enum DefectKind {
 
 impl DefectKind {
     /// All kinds, in help order.
-    pub const ALL: [DefectKind; 14] = [
+    pub const ALL: [DefectKind; 15] = [
         DefectKind::Mirrored,
         DefectKind::Monochrome1,
         DefectKind::InvertedMonochrome2,
@@ -169,6 +173,7 @@ impl DefectKind {
         DefectKind::NonDicom,
         DefectKind::MissingImage,
         DefectKind::Rle,
+        DefectKind::J2k,
         DefectKind::AltUncompressed,
     ];
 
@@ -188,6 +193,7 @@ impl DefectKind {
             DefectKind::NonDicom => "non_dicom",
             DefectKind::MissingImage => "missing_image",
             DefectKind::Rle => "rle",
+            DefectKind::J2k => "j2k",
             DefectKind::AltUncompressed => "alt_uncompressed",
         }
     }
@@ -312,6 +318,25 @@ impl SynthConfig {
     /// The RNG of one patient (or other unit) of this dataset.
     pub(crate) fn rng(&self, stream: u64, index: u64) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(mix(&[self.seed, self.dataset as u64 + 1, stream, index]))
+    }
+
+    /// The transfer syntax of one image: RLE, JPEG 2000 or the alternative
+    /// uncompressed syntax at their rates, else the dataset's usual one.
+    pub(crate) fn pick_encoding(
+        &self,
+        rng: &mut impl rand::Rng,
+        usual: Encoding,
+        alternative: Encoding,
+    ) -> Encoding {
+        if rng.random_bool(self.rate(DefectKind::Rle)) {
+            Encoding::Rle
+        } else if rng.random_bool(self.rate(DefectKind::J2k)) {
+            Encoding::J2kLossless
+        } else if rng.random_bool(self.rate(DefectKind::AltUncompressed)) {
+            alternative
+        } else {
+            usual
+        }
     }
 
     /// `out.truth.csv`

@@ -443,3 +443,24 @@ pub(super) fn plan(cfg: &SynthConfig) -> Result<Plan> {
     plan.files.push((WORKBOOK.into(), book));
     Ok(plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apple_double_junk_has_the_macos_magic() {
+        let b = apple_double();
+        assert_eq!(&b[..4], &[0x00, 0x05, 0x16, 0x07]);
+        assert_eq!(&b[8..24], b"Mac OS X        ");
+        assert_eq!(b.len(), 4096);
+    }
+
+    #[test]
+    fn imaging_sheet_has_33_columns_in_seven_groups() {
+        assert_eq!(IMAGING_HEADER_2.len(), 33);
+        assert_eq!(IMAGING_HEADER_2[21], "BI-RADS");
+        let covered: u16 = IMAGING_GROUPS.iter().map(|(a, b, _)| b - a + 1).sum();
+        assert_eq!(covered, 33 - 4, "all but the four blank leading columns");
+    }
+}

@@ -209,13 +209,8 @@ pub(super) fn plan(cfg: &SynthConfig) -> Result<Plan> {
                 let series = if *view == "MLO" { &series_b } else { &series_a };
                 let mirrored = rng.random_bool(cfg.rate(K::Mirrored));
                 let chest_wall_left = (side == 'L') != mirrored;
-                let encoding = if rng.random_bool(cfg.rate(K::Rle)) {
-                    Encoding::Rle
-                } else if rng.random_bool(cfg.rate(K::AltUncompressed)) {
-                    Encoding::ImplicitLe
-                } else {
-                    Encoding::ExplicitLe
-                };
+                let encoding =
+                    cfg.pick_encoding(&mut rng, Encoding::ExplicitLe, Encoding::ImplicitLe);
                 let u: f64 = rng.random();
                 let (a, b, c) = (
                     cfg.rate(K::MissingImage),
