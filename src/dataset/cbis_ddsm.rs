@@ -560,8 +560,10 @@ impl TciaTree {
     }
 }
 
+/// The last five characters (char-safe: a hostile path is not a panic).
 fn last5(uid: &str) -> &str {
-    &uid[uid.len().saturating_sub(5)..]
+    let start = uid.char_indices().rev().nth(4).map_or(0, |(i, _)| i);
+    &uid[start..]
 }
 
 fn child_ending_with(dir: &Path, suffix: &str) -> Option<PathBuf> {
