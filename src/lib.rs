@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod dataset;
+pub mod decode;
 pub mod demo;
 pub mod dicom;
 pub mod error;
