@@ -10,6 +10,9 @@
 //!    bright structures: film-border bands, burned-in text, scanner lines.
 //! 3. The largest remaining component is the breast; it is grown back into
 //!    the tissue class by the same radius so its chest-wall edge is kept.
+//!    When it does not reach the image's central box (the threshold caught
+//!    only a film frame or markers), Otsu is rerun on the values below the
+//!    threshold, up to three times.
 //! 4. Three votes, each positive for "left", are summed: the component's
 //!    mass centroid against the image centre, its taper (the breast is tall
 //!    at the chest wall and narrow at the nipple, measured 5–15 % inside its
@@ -194,8 +197,9 @@ fn tissue_threshold(px: &[f32]) -> Option<f32> {
     }
 }
 
-/// Tissue class of the display copy after background flattening.
-fn tissue_mask(display: &Work) -> Option<Vec<bool>> {
+/// The display copy minus a plane fitted to its background, and the first
+/// tissue threshold on it.
+fn flattened(display: &Work) -> Option<(Vec<f32>, f32)> {
     let t0 = tissue_threshold(&display.px)?;
     let (w, h) = (display.w, display.h);
     let flat: Vec<f32> = match fit_plane(display, |v| v <= t0) {
@@ -208,7 +212,18 @@ fn tissue_mask(display: &Work) -> Option<Vec<bool>> {
         None => display.px.clone(),
     };
     let t = tissue_threshold(&flat)?;
-    Some(flat.iter().map(|&v| v > t).collect())
+    Some((flat, t))
+}
+
+/// Whether an opened core looks like a breast rather than a bare film
+/// frame: it covers some of the image's central box (x and y in 20–80 %).
+fn reaches_centre(core: &[usize], w: usize, h: usize) -> bool {
+    let (x0, x1, y0, y1) = (w / 5, w - w / 5, h / 5, h - h / 5);
+    let inside = core
+        .iter()
+        .filter(|&&i| (x0..x1).contains(&(i % w)) && (y0..y1).contains(&(i / w)))
+        .count();
+    inside * 50 >= (x1 - x0) * (y1 - y0)
 }
 
 /// Erosion (`erode = true`, outside counts as background) or dilation with a
@@ -284,35 +299,52 @@ fn largest_component(mask: &[bool], w: usize, h: usize) -> Vec<usize> {
 pub fn segment(display: &Work) -> Segmentation {
     let (w, h) = (display.w, display.h);
     let none = Segmentation { w, h, breast: None };
-    let Some(tissue) = tissue_mask(display) else {
+    let Some((flat, mut t)) = flattened(display) else {
         return none;
     };
     let min_area = ((w * h) / 500).max(1);
     let r = ((w.min(h) as f64 * 0.025).round() as usize).max(1);
-    let opened = morph(&morph(&tissue, w, h, r, true), w, h, r, false);
-    let core = largest_component(&opened, w, h);
-    let breast = if core.len() >= min_area {
-        let mut core_mask = vec![false; w * h];
-        core.iter().for_each(|&i| core_mask[i] = true);
-        let grown = morph(&core_mask, w, h, r, false);
-        grown
-            .iter()
-            .zip(&tissue)
-            .map(|(&g, &t)| g && t)
-            .collect::<Vec<bool>>()
-    } else {
-        let comp = largest_component(&tissue, w, h);
-        if comp.len() < min_area {
-            return none;
+    let mut fallback: Option<Vec<usize>> = None;
+    // A threshold that isolates only bright film borders or markers leaves
+    // no breast-like core: retry with Otsu on the values below it.
+    for _attempt in 0..3 {
+        let tissue: Vec<bool> = flat.iter().map(|&v| v > t).collect();
+        let opened = morph(&morph(&tissue, w, h, r, true), w, h, r, false);
+        let core = largest_component(&opened, w, h);
+        if core.len() >= min_area && reaches_centre(&core, w, h) {
+            let mut core_mask = vec![false; w * h];
+            core.iter().for_each(|&i| core_mask[i] = true);
+            let grown = morph(&core_mask, w, h, r, false);
+            let breast = grown.iter().zip(&tissue).map(|(&g, &t)| g && t).collect();
+            return Segmentation {
+                w,
+                h,
+                breast: Some(breast),
+            };
         }
-        let mut m = vec![false; w * h];
-        comp.iter().for_each(|&i| m[i] = true);
-        m
+        if fallback.is_none() {
+            let comp = if core.len() >= min_area {
+                core
+            } else {
+                largest_component(&tissue, w, h)
+            };
+            fallback = Some(comp).filter(|c| c.len() >= min_area);
+        }
+        let below: Vec<f32> = flat.iter().copied().filter(|&v| v <= t).collect();
+        match otsu(&below) {
+            Some(lower) if lower < t => t = lower,
+            _ => break,
+        }
+    }
+    let Some(comp) = fallback else {
+        return none;
     };
+    let mut m = vec![false; w * h];
+    comp.iter().for_each(|&i| m[i] = true);
     Segmentation {
         w,
         h,
-        breast: Some(breast),
+        breast: Some(m),
     }
 }
 

@@ -302,6 +302,12 @@ pub(crate) mod testimg {
         pub offset: bool,
         pub inverted: bool,
         pub photometric: &'static str,
+        /// Film-border band width as a fraction of the side (with `film_border`).
+        pub border: f32,
+        /// Background noise amplitude (fraction of white).
+        pub noise: f32,
+        /// Breast depth as a fraction of the width (> 1: touches both edges).
+        pub depth: f32,
     }
 
     impl Default for Spec {
@@ -316,6 +322,9 @@ pub(crate) mod testimg {
                 offset: false,
                 inverted: false,
                 photometric: "MONOCHROME2",
+                border: 0.04,
+                noise: 0.02,
+                depth: 0.6,
             }
         }
     }
@@ -325,7 +334,7 @@ pub(crate) mod testimg {
         let (w, h) = (s.w, s.h);
         let mut px = vec![0u16; w * h];
         let x0 = if s.offset { w as f32 * 0.08 } else { 0.0 };
-        let depth = w as f32 * 0.6;
+        let depth = w as f32 * s.depth;
         let (cy, hh) = (h as f32 * 0.5, h as f32 * 0.4);
         let mut seed = 12345u32;
         for y in 0..h {
@@ -339,15 +348,15 @@ pub(crate) mod testimg {
                     0.35 + 0.25 * ((x as f32 * 0.07).sin() * (y as f32 * 0.05).cos()).abs()
                         + 0.05 * n
                 } else {
-                    0.03 + 0.02 * n
+                    0.03 + s.noise * n
                         + if s.gradient {
                             0.12 * x as f32 / w as f32 + 0.08 * y as f32 / h as f32
                         } else {
                             0.0
                         }
                 };
-                let bx = (w as f32 * 0.04) as usize;
-                let by = (h as f32 * 0.03) as usize;
+                let bx = (w as f32 * s.border) as usize;
+                let by = (h as f32 * s.border * 0.75) as usize;
                 if s.film_border && (x < bx || x >= w - bx || y < by || y >= h - by) {
                     v = 0.92 + 0.03 * n;
                 }
@@ -440,6 +449,55 @@ mod tests {
                     let tall = |x: usize| (0..h).filter(|&y| p.tensor[y * w + x] > 8000).count();
                     let (near, far) = (tall(nw / 20), tall(nw * 9 / 10));
                     assert!(near > far, "{s:?}: {near} vs {far}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn thick_borders_heavy_noise_and_wide_breasts() {
+        for left in [true, false] {
+            for inverted in [false, true] {
+                let base = Spec {
+                    left,
+                    inverted,
+                    photometric: if inverted {
+                        "MONOCHROME1"
+                    } else {
+                        "MONOCHROME2"
+                    },
+                    marker: true,
+                    ..Spec::default()
+                };
+                for s in [
+                    Spec {
+                        film_border: true,
+                        border: 0.10,
+                        ..base
+                    },
+                    Spec {
+                        noise: 0.15,
+                        ..base
+                    },
+                    Spec { depth: 1.2, ..base },
+                    Spec {
+                        depth: 1.1,
+                        film_border: true,
+                        gradient: true,
+                        ..base
+                    },
+                    Spec {
+                        film_border: true,
+                        border: 0.08,
+                        offset: true,
+                        noise: 0.08,
+                        ..base
+                    },
+                ] {
+                    let p = process(&image(s), Some("L"), &QcOptions::default());
+                    assert_eq!(p.intensity_inverted, inverted, "{s:?}");
+                    let side = if left { "left" } else { "right" };
+                    assert_eq!(p.chest_wall_side.as_deref(), Some(side), "{s:?}");
                 }
             }
         }
