@@ -57,6 +57,8 @@ fn synth(dataset: &str, out: &Path, patients: usize) -> PathBuf {
 struct Tally {
     images: usize,
     errors_expected: usize,
+    flipped_true: usize,
+    inverted_true: usize,
     flipped_ok: [usize; 2],
     inverted_ok: [usize; 2],
     side_ok: [usize; 2],
@@ -112,6 +114,8 @@ fn run(dataset: &str, patients: usize) -> Tally {
         t.images += 1;
         let want_flipped = &rec[flipped] == "true";
         let want_inverted = &rec[inverted] == "true";
+        t.flipped_true += want_flipped as usize;
+        t.inverted_true += want_inverted as usize;
         for (m, method) in methods.into_iter().enumerate() {
             let options = QcOptions {
                 method,
@@ -145,10 +149,12 @@ fn run(dataset: &str, patients: usize) -> Tally {
 fn component_method_reaches_99_percent_on_every_dataset() {
     let mut failures = Vec::new();
     println!(
-        "{:<12} {:>6} {:>6} | {:>10} {:>10} | {:>10} {:>10} | {:>10} {:>10}",
+        "{:<12} {:>6} {:>6} {:>7} {:>7} | {:>10} {:>10} | {:>10} {:>10} | {:>10} {:>10}",
         "dataset",
         "images",
         "errors",
+        "flipped",
+        "invertd",
         "flip comp",
         "flip edge",
         "inv comp",
@@ -160,10 +166,12 @@ fn component_method_reaches_99_percent_on_every_dataset() {
         let t = run(dataset, patients);
         let n = t.images;
         println!(
-            "{:<12} {:>6} {:>6} | {:>9.1}% {:>9.1}% | {:>9.1}% {:>9.1}% | {:>9.1}% {:>9.1}%",
+            "{:<12} {:>6} {:>6} {:>7} {:>7} | {:>9.1}% {:>9.1}% | {:>9.1}% {:>9.1}% | {:>9.1}% {:>9.1}%",
             dataset,
             n,
             t.errors_expected,
+            t.flipped_true,
+            t.inverted_true,
             pct(t.flipped_ok[0], n),
             pct(t.flipped_ok[1], n),
             pct(t.inverted_ok[0], n),
