@@ -330,13 +330,28 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
         0
     };
     if bytes_per == 2 {
-        for chunk in data[..n * 2].chunks_exact(2) {
-            let raw = u16::from_le_bytes([chunk[0], chunk[1]]);
-            out.push(raw);
+        // Little-endian u16 samples: a straight copy when the buffer is
+        // aligned (the usual case), else byte by byte.
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: every bit pattern is a valid u16; align_to only
+            // yields the aligned middle part.
+            let (prefix, words, _) = unsafe { data[..n * 2].align_to::<u16>() };
+            if prefix.is_empty() && words.len() == n {
+                out.extend_from_slice(words);
+            }
+        }
+        if out.is_empty() {
+            out.extend(
+                data[..n * 2]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            );
         }
     } else {
         out.extend(data[..n].iter().map(|&b| b as u16));
     }
+    let (mut lo, mut hi) = (u16::MAX, 0u16);
     if signed {
         // Sign-extend from bits_stored, shift into 0..2^bits.
         let bits = bits_stored as u32;
@@ -348,18 +363,22 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
                 raw as i32
             };
             *v = (value + shift).clamp(0, max as i32) as u16;
+            lo = lo.min(*v);
+            hi = hi.max(*v);
         }
-    } else if max < u16::MAX {
+    } else {
+        // One pass: clamp above BitsStored and track the range.
         for v in out.iter_mut() {
             if *v > max {
                 *v = max;
                 clamped += 1;
             }
+            lo = lo.min(*v);
+            hi = hi.max(*v);
         }
     }
     drop(decoded);
     let intercept = intercept - shift as f64 * slope;
-    let (lo, hi) = min_max(&out);
     let photometric = header.photometric.clone();
     let transfer_syntax = header.transfer_syntax.clone();
     let mut d = Decoded {

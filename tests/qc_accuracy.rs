@@ -194,3 +194,46 @@ fn component_method_reaches_99_percent_on_every_dataset() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Decode + QC time per full-size image (debug build: the pixel crates are
+/// optimized, mcq's own loops are not). Run with `-- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn full_size_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("vindr");
+    let o = Command::new(env!("CARGO_BIN_EXE_mcq"))
+        .args([
+            "synth",
+            "vindr-mammo",
+            out.to_str().unwrap(),
+            "--patients",
+            "1",
+            "--full-size",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut truth = out.as_os_str().to_owned();
+    truth.push(".truth.csv");
+    let mut reader = csv::Reader::from_path(PathBuf::from(truth)).unwrap();
+    for rec in reader.deserialize::<std::collections::HashMap<String, String>>() {
+        let rec = rec.unwrap();
+        if rec["kind"] != "image" || rec["expected_image_status"] != "ok" {
+            continue;
+        }
+        let start = std::time::Instant::now();
+        let d = decode(&out.join(&rec["path"]), DEFAULT_MAX_PIXELS).unwrap();
+        let decoded = start.elapsed();
+        let p = process(&d, Some(&rec["laterality"]), &QcOptions::default());
+        println!(
+            "{}x{} {}: decode {:?}, qc {:?} (side {:?})",
+            d.columns,
+            d.rows,
+            rec["transfer_syntax"],
+            decoded,
+            start.elapsed() - decoded,
+            p.chest_wall_side
+        );
+    }
+}
