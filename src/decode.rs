@@ -22,9 +22,17 @@
 //!   images) are **clamped** to `2^BitsStored − 1` (not masked: masking would
 //!   turn an outlier into an arbitrary mid-grey value); the count is kept in
 //!   [`Decoded::clamped_pixels`].
-//! - VinDr's dummy meta (`1.2.3.4` SOP class, non-numeric UIDs) is read as is.
-//! - A file without the meta group (no preamble/`DICM`) is read again as a
-//!   bare Implicit VR Little Endian data set.
+//! - VinDr's dummy meta (`1.2.3.4` SOP class) is read as is.
+//! - VinDr's non-numeric (MD5-hex) meta UIDs, which dicom-object 0.10
+//!   refuses, and a file without the meta group (a bare Implicit VR LE data
+//!   set): the meta group is parsed by hand for its transfer syntax and
+//!   rebuilt with dummy UIDs.
+//! - Multi-frame objects: the first frame is used.
+//! - A codec that panics on damaged data (dicom-rs 0.10's RLE decoder on a
+//!   truncated file) is caught and reported as this file's error (the
+//!   default panic hook still prints its message to stderr).
+//! - A negative RescaleSlope is kept: `source_min/max` are ordered, and
+//!   `norm_low/high` are the post-LUT images of the stored low/high values.
 //!
 //! # Refusals
 //! Absurd geometry is refused before any pixel buffer is allocated: more
@@ -522,6 +530,17 @@ mod tests {
         pixels: &[u16],
         meta: bool,
     ) -> PathBuf {
+        dicom_file_repr(dir, name, (rows, cols, bits), pixels, meta, false)
+    }
+
+    fn dicom_file_repr(
+        dir: &Path,
+        name: &str,
+        (rows, cols, bits): (u16, u16, u16),
+        pixels: &[u16],
+        meta: bool,
+        signed: bool,
+    ) -> PathBuf {
         let mut obj = InMemDicomObject::new_empty();
         let put = |obj: &mut InMemDicomObject, tag, vr, v: PrimitiveValue| {
             obj.put(DataElement::new(tag, vr, v));
@@ -565,7 +584,7 @@ mod tests {
             &mut obj,
             tags::PIXEL_REPRESENTATION,
             VR::US,
-            PrimitiveValue::from(0u16),
+            PrimitiveValue::from(signed as u16),
         );
         put(&mut obj, tags::RESCALE_SLOPE, VR::DS, "2".into());
         put(&mut obj, tags::RESCALE_INTERCEPT, VR::DS, "-10".into());
@@ -612,6 +631,18 @@ mod tests {
         let b = decode(&bare, DEFAULT_MAX_PIXELS).unwrap();
         assert_eq!(b.pixels, d.pixels);
         assert_eq!(b.pixel_data_sha256, d.pixel_data_sha256);
+    }
+
+    #[test]
+    fn signed_samples_keep_their_post_lut_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let px = [(-100i16) as u16, 0, 100, 2047];
+        let path = dicom_file_repr(dir.path(), "s.dcm", (2, 2, 12), &px, true, true);
+        let d = decode(&path, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(d.pixels, vec![2048 - 100, 2048, 2148, 4095]);
+        // slope 2, intercept -10 in the file: -100 -> -210.
+        assert_eq!((d.source_min, d.source_max), (-210.0, 4084.0));
+        assert_eq!(d.modality(2048.0), -10.0);
     }
 
     #[test]
