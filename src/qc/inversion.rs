@@ -6,8 +6,9 @@
 //! Content evidence (component method): the background is the largest flat
 //! region of a mammogram, so the mode of a smoothed histogram of the small
 //! working copy sits at the background level; its position in the value
-//! range tells whether the background is dark or bright. Film borders and
-//! markers are small next to the background and do not move the mode. When
+//! range tells whether the background is dark or bright. The histogram
+//! leaves out the outer 12 % of each side, where film borders live; markers
+//! are small next to the background and do not move the mode. When
 //! the mode sits mid-range (ambiguous), the border ring of the image, minus
 //! its outermost band (film edges), is compared with the image median.
 
@@ -58,7 +59,15 @@ pub fn bright_background_score(work: &Work) -> Option<f64> {
     const BINS: usize = 24;
     let mut hist = [0u32; BINS];
     let span = hi - lo;
-    for &v in &work.px {
+    // Film borders live in the outer ring: the mode is taken inside it.
+    let (w, h) = (work.w, work.h);
+    let (x0, x1) = (w * 12 / 100, w - w * 12 / 100);
+    let (y0, y1) = (h * 12 / 100, h - h * 12 / 100);
+    let inner = x1 > x0 && y1 > y0;
+    for (i, &v) in work.px.iter().enumerate() {
+        if inner && !((x0..x1).contains(&(i % w)) && (y0..y1).contains(&(i / w))) {
+            continue;
+        }
         let b = (((v - lo) / span) * BINS as f32) as usize;
         hist[b.min(BINS - 1)] += 1;
     }
@@ -76,7 +85,6 @@ pub fn bright_background_score(work: &Work) -> Option<f64> {
         return Some(mode_score);
     }
     // Ambiguous: the ring between 6 % and 15 % from the border against the median.
-    let (w, h) = (work.w, work.h);
     let mut sorted = work.px.clone();
     sorted.sort_by(f32::total_cmp);
     let median = sorted[sorted.len() / 2];

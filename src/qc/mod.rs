@@ -461,7 +461,7 @@ mod tests {
                 let base = Spec {
                     left,
                     inverted,
-                    photometric: if inverted {
+                    photometric: if inverted && left {
                         "MONOCHROME1"
                     } else {
                         "MONOCHROME2"
@@ -491,6 +491,33 @@ mod tests {
                         border: 0.08,
                         offset: true,
                         noise: 0.08,
+                        ..base
+                    },
+                    Spec {
+                        depth: 1.3,
+                        gradient: true,
+                        noise: 0.1,
+                        ..base
+                    },
+                    Spec {
+                        depth: 1.2,
+                        film_border: true,
+                        border: 0.1,
+                        gradient: true,
+                        ..base
+                    },
+                    Spec {
+                        depth: 0.35,
+                        offset: true,
+                        film_border: true,
+                        noise: 0.1,
+                        ..base
+                    },
+                    Spec {
+                        w: 600,
+                        h: 300,
+                        film_border: true,
+                        gradient: true,
                         ..base
                     },
                 ] {
