@@ -79,7 +79,8 @@ fn unsigned(object: &InMemDicomObject, tag: dicom_core::Tag) -> Option<u32> {
     object.element_opt(tag).ok()??.to_int::<u32>().ok()
 }
 
-fn header_of(object: &DefaultDicomObject) -> Header {
+/// Picks the header attributes from an opened object (header-only or full).
+pub fn header_of(object: &DefaultDicomObject) -> Header {
     let (meaning, value) = object
         .element_opt(tags::VIEW_CODE_SEQUENCE)
         .ok()

@@ -106,6 +106,10 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// An image file that cannot be decoded (or whose header is refused).
+    #[error("{}: {message}", path.display())]
+    Decode { path: PathBuf, message: String },
+
     /// Anything else, with a complete message.
     #[error("{0}")]
     Other(String),

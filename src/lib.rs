@@ -8,11 +8,13 @@
 
 pub mod cli;
 pub mod dataset;
+pub mod decode;
 pub mod demo;
 pub mod dicom;
 pub mod error;
 pub mod ingest;
 pub mod lake;
+pub mod qc;
 pub mod query;
 pub mod record;
 pub mod synth;

@@ -1,0 +1,712 @@
+//! Decode: the first stage of the image pipeline (SPEC §5.1). Turns one image
+//! file — DICOM with any transfer syntax the build supports (Implicit/Explicit
+//! VR LE, JPEG 2000, JPEG baseline/lossless, RLE, deflate; JPEG-LS behind the
+//! `jpegls` feature) or PNG/PGM/JPEG/TIFF — into a [`Decoded`] grey image with
+//! its encoding facts, ready for `qc::process`.
+//!
+//! # Pixel representation
+//! [`Decoded::pixels`] holds the **stored** sample values as `u16`, and the
+//! Modality LUT (RescaleSlope/Intercept) is kept beside them as
+//! [`Decoded::rescale_slope`]/[`Decoded::rescale_intercept`]. The Modality
+//! LUT is linear, so every QC decision (polarity, chest wall, percentiles,
+//! resizing) gives the same answer on stored and rescaled values; keeping
+//! `u16` halves the memory of `f32` for a 13.6 Mpx image, allows exact
+//! 65 536-bin histograms, and feeds `fast_image_resize` without conversion.
+//! Every reported value (`source_min/max`, `norm_low/high`) is converted with
+//! [`Decoded::modality`], i.e. is in post-Modality-LUT units as the schema
+//! says. Signed samples are shifted by +32768 into `u16` and the intercept is
+//! corrected by the same amount, so the post-LUT values are unchanged.
+//!
+//! # Defects tolerated
+//! - Sample values above `BitsStored` (CMMD's 16-bit outliers in 8-bit
+//!   images) are **clamped** to `2^BitsStored − 1` (not masked: masking would
+//!   turn an outlier into an arbitrary mid-grey value); the count is kept in
+//!   [`Decoded::clamped_pixels`].
+//! - VinDr's dummy meta (`1.2.3.4` SOP class) is read as is.
+//! - VinDr's non-numeric (MD5-hex) meta UIDs, which dicom-object 0.10
+//!   refuses, and a file without the meta group (a bare Implicit VR LE data
+//!   set): the meta group is parsed by hand for its transfer syntax and
+//!   rebuilt with dummy UIDs.
+//! - Multi-frame objects: the first frame is used.
+//! - A codec that panics on damaged data (dicom-rs 0.10's RLE decoder on a
+//!   truncated file) is caught and reported as this file's error (the
+//!   default panic hook still prints its message to stderr).
+//! - A negative RescaleSlope is kept: `source_min/max` are ordered, and
+//!   `norm_low/high` are the post-LUT images of the stored low/high values.
+//!
+//! # Refusals
+//! Absurd geometry is refused before any pixel buffer is allocated: more
+//! than `max_pixels` pixels, or (native transfer syntaxes) more bytes than
+//! the PixelData element holds. Every failure is an [`Error::Decode`] that
+//! names the file and carries the decoder's message; nothing panics.
+
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use sha2::{Digest, Sha256};
+
+use crate::dicom::{Header, header_of};
+use crate::error::{Error, Result};
+
+/// A sane default cap on Rows × Columns (the largest mammograms are about
+/// 4096 × 5928 = 24 Mpx).
+pub const DEFAULT_MAX_PIXELS: usize = 64 * 1024 * 1024;
+
+/// One decoded grey image with the facts the `images` table records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Image height (DICOM Rows).
+    pub rows: u32,
+    /// Image width (DICOM Columns).
+    pub columns: u32,
+    /// Bits per sample as stored (8 or 16 for non-DICOM files; PGM: from maxval).
+    pub bits_stored: u16,
+    /// PhotometricInterpretation as stored; `None` for non-DICOM files.
+    pub photometric: Option<String>,
+    /// Transfer syntax UID; `None` for non-DICOM files.
+    pub transfer_syntax: Option<String>,
+    /// Stored sample values, row-major `rows × columns`, clamped to
+    /// `bits_stored` (see the module doc for why stored, not rescaled).
+    pub pixels: Vec<u16>,
+    /// Modality LUT slope (1 when absent).
+    pub rescale_slope: f64,
+    /// Modality LUT intercept (0 when absent; includes the signed shift).
+    pub rescale_intercept: f64,
+    /// Minimum pixel value after the Modality LUT.
+    pub source_min: f64,
+    /// Maximum pixel value after the Modality LUT.
+    pub source_max: f64,
+    /// Lowercase hex SHA-256 of the PixelData bytes as stored (native: the
+    /// element value; encapsulated: the fragments concatenated, without the
+    /// offset table); of the whole file for non-DICOM images.
+    pub pixel_data_sha256: String,
+    /// Samples that exceeded `2^bits_stored − 1` and were clamped.
+    pub clamped_pixels: usize,
+    /// Header attributes (manufacturer, model, window, spacing, ...);
+    /// default (all `None`) for non-DICOM files.
+    pub header: Header,
+}
+
+impl Decoded {
+    /// A stored value in post-Modality-LUT units.
+    pub fn modality(&self, stored: f64) -> f64 {
+        stored * self.rescale_slope + self.rescale_intercept
+    }
+
+    /// The largest value `bits_stored` allows.
+    pub fn max_stored(&self) -> u16 {
+        max_for_bits(self.bits_stored)
+    }
+
+    /// Copies the acquisition and encoding facts into an `images` row
+    /// (everything but the QC, geometry and tensor fields, and
+    /// `image_id`/`modality_kind`, which the caller knows).
+    pub fn fill_row(&self, row: &mut crate::record::ImageRow) {
+        row.rows = self.rows as i32;
+        row.columns = self.columns as i32;
+        row.bits_stored = self.bits_stored as i32;
+        row.photometric = self.photometric.clone();
+        row.transfer_syntax = self.transfer_syntax.clone();
+        row.manufacturer = self.header.manufacturer.clone();
+        row.model = self.header.model.clone();
+        row.presentation_intent = self.header.presentation_intent.clone();
+        row.pixel_spacing_mm = self.header.pixel_spacing_mm;
+        row.window_center = self.header.window_center;
+        row.window_width = self.header.window_width;
+        row.voi_lut_function = self.header.voi_lut_function.clone();
+        row.source_min = self.source_min;
+        row.source_max = self.source_max;
+        row.pixel_data_sha256 = self.pixel_data_sha256.clone();
+        row.decode_reduction = 0;
+    }
+}
+
+fn max_for_bits(bits: u16) -> u16 {
+    if bits >= 16 {
+        u16::MAX
+    } else {
+        ((1u32 << bits.max(1)) - 1) as u16
+    }
+}
+
+fn decode_error(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Decode {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Decodes one image file; `max_pixels` caps Rows × Columns (see
+/// [`DEFAULT_MAX_PIXELS`]).
+pub fn decode(path: &Path, max_pixels: usize) -> Result<Decoded> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "png" | "pgm" | "pnm" | "jpg" | "jpeg" | "tif" | "tiff" => decode_raster(path, max_pixels),
+        _ => decode_dicom(path, max_pixels),
+    }
+}
+
+fn open_dicom(path: &Path) -> Result<DefaultDicomObject> {
+    let first = match OpenFileOptions::new().open_file(path) {
+        Ok(object) => return Ok(object),
+        Err(e) => e,
+    };
+    let mut chain = first.to_string();
+    let mut source = std::error::Error::source(&first);
+    while let Some(e) = source {
+        chain.push_str(": ");
+        chain.push_str(&e.to_string());
+        source = e.source();
+    }
+    let bytes = std::fs::read(path).map_err(|e| decode_error(path, e))?;
+    reread(&bytes).ok_or_else(|| decode_error(path, format!("not a readable DICOM file: {chain}")))
+}
+
+/// Second chance for files dicom-object refuses: a meta group with
+/// non-numeric UIDs (VinDr: "Invalid UID in file meta information group"),
+/// or no preamble/meta at all (a bare Implicit VR LE data set). The meta
+/// group is parsed by hand for its transfer syntax and rebuilt with dummy
+/// UIDs; the data set itself is read by dicom-object.
+fn reread(bytes: &[u8]) -> Option<DefaultDicomObject> {
+    let (ts_uid, offset) = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
+        let (ts, len) = parse_meta(&bytes[132..])?;
+        (ts, 132 + len)
+    } else if bytes.get(0..2) == Some([0x02, 0x00].as_slice()) {
+        parse_meta(bytes)?
+    } else if bytes.get(0..2) == Some([0x08, 0x00].as_slice()) {
+        ("1.2.840.10008.1.2".to_string(), 0)
+    } else {
+        return None;
+    };
+    let ts = TransferSyntaxRegistry.get(&ts_uid)?;
+    let data = InMemDicomObject::read_dataset_with_ts(bytes.get(offset..)?, ts).ok()?;
+    data.element_opt(tags::PIXEL_DATA).ok()??;
+    data.with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(ts.uid())
+            .media_storage_sop_class_uid("1.2.3.4")
+            .media_storage_sop_instance_uid("1.2.3.4"),
+    )
+    .ok()
+}
+
+/// Transfer syntax UID and byte length of an explicit VR LE group 0002.
+fn parse_meta(m: &[u8]) -> Option<(String, usize)> {
+    let mut pos = 0;
+    let mut ts = None;
+    while m.len() >= pos + 8 && m[pos..pos + 2] == [2, 0] {
+        let elem = u16::from_le_bytes([m[pos + 2], m[pos + 3]]);
+        let vr = &m[pos + 4..pos + 6];
+        let (len, header) = if matches!(vr, b"OB" | b"OW" | b"UN" | b"SQ" | b"UT" | b"UC" | b"UR") {
+            let len = m.get(pos + 8..pos + 12)?;
+            (
+                u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize,
+                12,
+            )
+        } else {
+            (u16::from_le_bytes([m[pos + 6], m[pos + 7]]) as usize, 8)
+        };
+        let value = m.get(pos + header..(pos + header).checked_add(len)?)?;
+        if elem == 0x0010 {
+            let text = String::from_utf8_lossy(value);
+            ts = Some(
+                text.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .to_string(),
+            );
+        }
+        pos += header + len;
+    }
+    Some((ts?, pos))
+}
+
+fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
+    let object = open_dicom(path)?;
+    let header = header_of(&object);
+    let err = |m: String| decode_error(path, m);
+    let rows = header.rows.ok_or_else(|| err("no Rows attribute".into()))?;
+    let columns = header
+        .columns
+        .ok_or_else(|| err("no Columns attribute".into()))?;
+    let bits_allocated = header.bits_allocated.unwrap_or(16);
+    let samples = object
+        .element_opt(tags::SAMPLES_PER_PIXEL)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_int::<u32>().ok())
+        .unwrap_or(1);
+    let frames = object
+        .element_opt(tags::NUMBER_OF_FRAMES)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()))
+        .unwrap_or(1)
+        .max(1);
+    let pixels = rows as u64 * columns as u64;
+    if rows == 0 || columns == 0 || pixels > max_pixels as u64 {
+        return Err(err(format!(
+            "refused: Rows {rows} × Columns {columns} = {pixels} pixels (cap {max_pixels})"
+        )));
+    }
+    if samples != 1 {
+        return Err(err(format!(
+            "SamplesPerPixel {samples}: only grey images are supported"
+        )));
+    }
+    if !matches!(bits_allocated, 8 | 16) {
+        return Err(err(format!(
+            "BitsAllocated {bits_allocated}: only 8 and 16 are supported"
+        )));
+    }
+    let element = object
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .ok_or_else(|| err("no PixelData element".into()))?;
+    let mut hasher = Sha256::new();
+    match element.value() {
+        dicom_core::DicomValue::Primitive(p) => {
+            let bytes = p.to_bytes();
+            let needed = pixels * frames * (bits_allocated as u64 / 8);
+            if (bytes.len() as u64) < needed {
+                return Err(err(format!(
+                    "refused: Rows {rows} × Columns {columns} × {bits_allocated} bits × {frames} frame(s) needs {needed} bytes, PixelData holds {}",
+                    bytes.len()
+                )));
+            }
+            hasher.update(&bytes);
+        }
+        dicom_core::DicomValue::PixelSequence(seq) => {
+            for fragment in seq.fragments() {
+                hasher.update(fragment);
+            }
+        }
+        dicom_core::DicomValue::Sequence(_) => {
+            return Err(err("PixelData is a sequence".into()));
+        }
+    }
+    let pixel_data_sha256 = hex::encode(hasher.finalize());
+    // Some codecs index past the end of damaged fragments (dicom-rs 0.10's
+    // RLE decoder panics on a truncated file): a panic is one bad file, not
+    // a crashed batch.
+    let decoded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| object.decode_pixel_data()))
+            .map_err(|panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                err(format!(
+                    "cannot decode pixel data: the decoder failed ({why})"
+                ))
+            })?
+            .map_err(|e| err(format!("cannot decode pixel data: {e}")))?;
+    let bits_stored = decoded.bits_stored().clamp(1, 16);
+    let signed = decoded.pixel_representation() == dicom_pixeldata::PixelRepresentation::Signed;
+    let (slope, intercept) = decoded
+        .rescale()
+        .ok()
+        .and_then(|r| r.first().map(|r| (r.slope, r.intercept)))
+        .filter(|(s, i)| s.is_finite() && i.is_finite() && *s != 0.0)
+        .unwrap_or((1.0, 0.0));
+    let n = pixels as usize;
+    let data = decoded.data();
+    let bytes_per = if decoded.bits_allocated() > 8 { 2 } else { 1 };
+    if data.len() < n * bytes_per {
+        return Err(err(format!(
+            "decoder returned {} bytes, {n} pixels × {bytes_per} bytes expected",
+            data.len()
+        )));
+    }
+    let max = max_for_bits(bits_stored);
+    let mut clamped = 0usize;
+    let mut out = Vec::with_capacity(n);
+    let shift = if signed {
+        1i32 << (bits_stored - 1).min(15)
+    } else {
+        0
+    };
+    if bytes_per == 2 {
+        // Little-endian u16 samples: a straight copy when the buffer is
+        // aligned (the usual case), else byte by byte.
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: every bit pattern is a valid u16; align_to only
+            // yields the aligned middle part.
+            let (prefix, words, _) = unsafe { data[..n * 2].align_to::<u16>() };
+            if prefix.is_empty() && words.len() == n {
+                out.extend_from_slice(words);
+            }
+        }
+        if out.is_empty() {
+            out.extend(
+                data[..n * 2]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            );
+        }
+    } else {
+        out.extend(data[..n].iter().map(|&b| b as u16));
+    }
+    let (mut lo, mut hi) = (u16::MAX, 0u16);
+    if signed {
+        // Sign-extend from bits_stored, shift into 0..2^bits.
+        let bits = bits_stored as u32;
+        for v in out.iter_mut() {
+            let raw = (*v as u32) & ((1u32 << bits) - 1).max(1);
+            let value = if bits < 32 && raw & (1 << (bits - 1)) != 0 {
+                raw as i32 - (1i32 << bits)
+            } else {
+                raw as i32
+            };
+            *v = (value + shift).clamp(0, max as i32) as u16;
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+    } else {
+        // One pass: clamp above BitsStored and track the range.
+        for v in out.iter_mut() {
+            if *v > max {
+                *v = max;
+                clamped += 1;
+            }
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+    }
+    drop(decoded);
+    let intercept = intercept - shift as f64 * slope;
+    let photometric = header.photometric.clone();
+    let transfer_syntax = header.transfer_syntax.clone();
+    let mut d = Decoded {
+        path: path.to_path_buf(),
+        rows,
+        columns,
+        bits_stored,
+        photometric,
+        transfer_syntax,
+        pixels: out,
+        rescale_slope: slope,
+        rescale_intercept: intercept,
+        source_min: 0.0,
+        source_max: 0.0,
+        pixel_data_sha256,
+        clamped_pixels: clamped,
+        header,
+    };
+    let (a, b) = (d.modality(lo as f64), d.modality(hi as f64));
+    d.source_min = a.min(b);
+    d.source_max = a.max(b);
+    Ok(d)
+}
+
+fn min_max(pixels: &[u16]) -> (u16, u16) {
+    let lo = pixels.iter().copied().min().unwrap_or(0);
+    let hi = pixels.iter().copied().max().unwrap_or(0);
+    (lo, hi)
+}
+
+/// PGM maxval from the header (P2/P5), to undo image's rescaling.
+fn pgm_maxval(bytes: &[u8]) -> Option<u32> {
+    if bytes.len() < 2 || bytes[0] != b'P' || !matches!(bytes[1], b'2' | b'5') {
+        return None;
+    }
+    let mut fields = Vec::new();
+    let mut i = 2;
+    while fields.len() < 3 && i < bytes.len() {
+        let c = bytes[i];
+        if c == b'#' {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            fields.push(
+                std::str::from_utf8(&bytes[start..i])
+                    .ok()?
+                    .parse::<u32>()
+                    .ok()?,
+            );
+            continue;
+        }
+        i += 1;
+    }
+    fields.get(2).copied()
+}
+
+fn decode_raster(path: &Path, max_pixels: usize) -> Result<Decoded> {
+    let bytes = std::fs::read(path).map_err(|e| decode_error(path, e))?;
+    let pixel_data_sha256 = hex::encode(Sha256::digest(&bytes));
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_error(path, e))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| decode_error(path, format!("cannot read the image header: {e}")))?;
+    let pixels = w as u64 * h as u64;
+    if w == 0 || h == 0 || pixels > max_pixels as u64 {
+        return Err(decode_error(
+            path,
+            format!("refused: {w} × {h} = {pixels} pixels (cap {max_pixels})"),
+        ));
+    }
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_error(path, e))?;
+    let img = reader
+        .decode()
+        .map_err(|e| decode_error(path, format!("cannot decode: {e}")))?;
+    let sixteen = matches!(
+        img.color(),
+        image::ColorType::L16
+            | image::ColorType::La16
+            | image::ColorType::Rgb16
+            | image::ColorType::Rgba16
+    );
+    let (mut out, mut bits) = if sixteen {
+        (img.into_luma16().into_raw(), 16u16)
+    } else {
+        let v: Vec<u16> = img
+            .into_luma8()
+            .into_raw()
+            .into_iter()
+            .map(u16::from)
+            .collect();
+        (v, 8u16)
+    };
+    if let Some(maxval) = pgm_maxval(&bytes).filter(|&m| m > 0 && m != 255 && m != 65535) {
+        // image scaled samples to 0..=255 (maxval < 256) or 0..=65535: undo.
+        let full = if sixteen { 65535.0 } else { 255.0 };
+        let factor = maxval as f64 / full;
+        for v in out.iter_mut() {
+            *v = (*v as f64 * factor).round() as u16;
+        }
+        bits = (32 - maxval.leading_zeros()) as u16;
+    }
+    let (lo, hi) = min_max(&out);
+    Ok(Decoded {
+        path: path.to_path_buf(),
+        rows: h,
+        columns: w,
+        bits_stored: bits,
+        photometric: None,
+        transfer_syntax: None,
+        pixels: out,
+        rescale_slope: 1.0,
+        rescale_intercept: 0.0,
+        source_min: lo as f64,
+        source_max: hi as f64,
+        pixel_data_sha256,
+        clamped_pixels: 0,
+        header: Header::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+
+    fn dicom_file(
+        dir: &Path,
+        name: &str,
+        rows: u16,
+        cols: u16,
+        bits: u16,
+        pixels: &[u16],
+        meta: bool,
+    ) -> PathBuf {
+        dicom_file_repr(dir, name, (rows, cols, bits), pixels, meta, false)
+    }
+
+    fn dicom_file_repr(
+        dir: &Path,
+        name: &str,
+        (rows, cols, bits): (u16, u16, u16),
+        pixels: &[u16],
+        meta: bool,
+        signed: bool,
+    ) -> PathBuf {
+        let mut obj = InMemDicomObject::new_empty();
+        let put = |obj: &mut InMemDicomObject, tag, vr, v: PrimitiveValue| {
+            obj.put(DataElement::new(tag, vr, v));
+        };
+        put(&mut obj, tags::SOP_CLASS_UID, VR::UI, "1.2.3.4".into());
+        put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "abc.def".into());
+        put(&mut obj, tags::MANUFACTURER, VR::LO, "ACME".into());
+        put(
+            &mut obj,
+            tags::SAMPLES_PER_PIXEL,
+            VR::US,
+            PrimitiveValue::from(1u16),
+        );
+        put(
+            &mut obj,
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            "MONOCHROME1".into(),
+        );
+        put(&mut obj, tags::ROWS, VR::US, PrimitiveValue::from(rows));
+        put(&mut obj, tags::COLUMNS, VR::US, PrimitiveValue::from(cols));
+        put(
+            &mut obj,
+            tags::BITS_ALLOCATED,
+            VR::US,
+            PrimitiveValue::from(16u16),
+        );
+        put(
+            &mut obj,
+            tags::BITS_STORED,
+            VR::US,
+            PrimitiveValue::from(bits),
+        );
+        put(
+            &mut obj,
+            tags::HIGH_BIT,
+            VR::US,
+            PrimitiveValue::from(bits - 1),
+        );
+        put(
+            &mut obj,
+            tags::PIXEL_REPRESENTATION,
+            VR::US,
+            PrimitiveValue::from(signed as u16),
+        );
+        put(&mut obj, tags::RESCALE_SLOPE, VR::DS, "2".into());
+        put(&mut obj, tags::RESCALE_INTERCEPT, VR::DS, "-10".into());
+        put(
+            &mut obj,
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U16(pixels.iter().copied().collect()),
+        );
+        let path = dir.join(name);
+        if meta {
+            let file = obj
+                .with_meta(
+                    FileMetaTableBuilder::new()
+                        .transfer_syntax("1.2.840.10008.1.2")
+                        .media_storage_sop_class_uid("1.2.3.4")
+                        .media_storage_sop_instance_uid("abc.def"),
+                )
+                .unwrap();
+            file.write_to_file(&path).unwrap();
+        } else {
+            let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
+            let mut f = std::fs::File::create(&path).unwrap();
+            obj.write_dataset_with_ts(&mut f, &ts).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn decodes_dummy_meta_rescale_and_clamps_above_bits_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let px = [0u16, 100, 4095, 60000, 7, 8];
+        let path = dicom_file(dir.path(), "a.dicom", 2, 3, 12, &px, true);
+        let d = decode(&path, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!((d.rows, d.columns, d.bits_stored), (2, 3, 12));
+        assert_eq!(d.pixels, vec![0, 100, 4095, 4095, 7, 8]);
+        assert_eq!(d.clamped_pixels, 1);
+        assert_eq!((d.source_min, d.source_max), (-10.0, 8180.0));
+        assert_eq!(d.photometric.as_deref(), Some("MONOCHROME1"));
+        assert_eq!(d.header.manufacturer.as_deref(), Some("ACME"));
+        assert_eq!(d.pixel_data_sha256.len(), 64);
+        // The same pixels without the meta group decode the same way.
+        let bare = dicom_file(dir.path(), "b.dcm", 2, 3, 12, &px, false);
+        let b = decode(&bare, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(b.pixels, d.pixels);
+        assert_eq!(b.pixel_data_sha256, d.pixel_data_sha256);
+    }
+
+    #[test]
+    fn signed_samples_keep_their_post_lut_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let px = [(-100i16) as u16, 0, 100, 2047];
+        let path = dicom_file_repr(dir.path(), "s.dcm", (2, 2, 12), &px, true, true);
+        let d = decode(&path, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(d.pixels, vec![2048 - 100, 2048, 2148, 4095]);
+        // slope 2, intercept -10 in the file: -100 -> -210.
+        assert_eq!((d.source_min, d.source_max), (-210.0, 4084.0));
+        assert_eq!(d.modality(2048.0), -10.0);
+    }
+
+    #[test]
+    fn refuses_absurd_geometry_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dicom_file(dir.path(), "big.dcm", 60000, 60000, 16, &[1, 2, 3, 4], true);
+        let e = decode(&path, DEFAULT_MAX_PIXELS).unwrap_err().to_string();
+        assert!(e.contains("big.dcm") && e.contains("60000"), "{e}");
+        let path = dicom_file(dir.path(), "short.dcm", 100, 100, 16, &[1, 2, 3, 4], true);
+        let e = decode(&path, DEFAULT_MAX_PIXELS).unwrap_err().to_string();
+        assert!(
+            e.contains("short.dcm") && e.contains("PixelData holds 8"),
+            "{e}"
+        );
+        let small = dicom_file(dir.path(), "cap.dcm", 2, 2, 16, &[1, 2, 3, 4], true);
+        assert!(decode(&small, 3).unwrap_err().to_string().contains("cap 3"));
+    }
+
+    #[test]
+    fn broken_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dicom_file(dir.path(), "g.dcm", 8, 8, 16, &[5; 64], true);
+        let bytes = std::fs::read(&good).unwrap();
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("empty.dicom", vec![]),
+            ("text.dicom", b"this is not a DICOM file at all".repeat(10)),
+            ("trunc.dicom", bytes[..bytes.len() - 50].to_vec()),
+            ("half.dicom", bytes[..bytes.len() / 2].to_vec()),
+            ("bad.png", b"\x89PNG\r\n\x1a\nnope".to_vec()),
+            ("bad.pgm", b"P5 10 10 255\n\x01\x02".to_vec()),
+        ];
+        for (name, content) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, content).unwrap();
+            let e = decode(&p, DEFAULT_MAX_PIXELS).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn pgm_keeps_its_bit_depth_and_png_16_bit_is_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.pgm");
+        let mut bytes = b"P5\n# comment\n3 1\n4095\n".to_vec();
+        for v in [0u16, 1000, 4095] {
+            bytes.extend_from_slice(&v.to_be_bytes());
+        }
+        std::fs::write(&p, &bytes).unwrap();
+        let d = decode(&p, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(d.pixels, vec![0, 1000, 4095]);
+        assert_eq!(d.bits_stored, 12);
+        let p8 = dir.path().join("b.png");
+        image::GrayImage::from_raw(2, 1, vec![3, 250])
+            .unwrap()
+            .save(&p8)
+            .unwrap();
+        let d = decode(&p8, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!((d.pixels.clone(), d.bits_stored), (vec![3, 250], 8));
+        let p16 = dir.path().join("c.png");
+        image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![3u16, 40000])
+            .unwrap()
+            .save(&p16)
+            .unwrap();
+        let d = decode(&p16, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!((d.pixels.clone(), d.bits_stored), (vec![3, 40000], 16));
+    }
+}

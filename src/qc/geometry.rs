@@ -1,0 +1,216 @@
+//! Geometry (SPEC §5.5): crop to the breast box, mirror to the canonical
+//! orientation (chest wall on the left), resize aspect-preserving with a
+//! Lanczos-3 convolution (`fast_image_resize`; the kernel widens with the
+//! reduction, so downscaling averages areas), anchor at the left edge,
+//! centre vertically, zero-pad; and map boxes with the same transform.
+
+use fast_image_resize::FilterType;
+
+use super::Work;
+use crate::decode::Decoded;
+
+/// The transform from stored pixels to tensor pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    pub crop_x0: f64,
+    pub crop_y0: f64,
+    /// Exclusive.
+    pub crop_x1: f64,
+    /// Exclusive.
+    pub crop_y1: f64,
+    /// Mirrored horizontally (about the crop box).
+    pub hflip: bool,
+    /// Tensor pixels per stored pixel.
+    pub scale: f64,
+    pub pad_left: f64,
+    pub pad_top: f64,
+    /// `(H, W)`.
+    pub tensor_shape: (usize, usize),
+}
+
+/// Maps a stored-image box `(x0, y0, x1, y1)` (pixel edges, before
+/// mirroring) into tensor pixels with the image's transform, clipped to the
+/// tensor. Accurate to half a tensor pixel (the resized size is rounded).
+pub fn map_box(g: &Geometry, bx: (f64, f64, f64, f64)) -> (f64, f64, f64, f64) {
+    let (x0, y0, x1, y1) = bx;
+    let (a, b) = if g.hflip {
+        (g.crop_x1 - x1, g.crop_x1 - x0)
+    } else {
+        (x0 - g.crop_x0, x1 - g.crop_x0)
+    };
+    let (h, w) = (g.tensor_shape.0 as f64, g.tensor_shape.1 as f64);
+    let tx = |v: f64| (v * g.scale + g.pad_left).clamp(0.0, w);
+    let ty = |v: f64| ((v - g.crop_y0) * g.scale + g.pad_top).clamp(0.0, h);
+    (tx(a), ty(y0), tx(b), ty(y1))
+}
+
+/// The breast box `(x0, y0, x1, y1)` in stored pixels (exclusive ends): the
+/// mask's bounding box on the working copy plus one working pixel, scaled
+/// up; the whole image without a mask.
+pub fn breast_box(
+    decoded: &Decoded,
+    work: &Work,
+    mask: Option<&[bool]>,
+) -> (usize, usize, usize, usize) {
+    let (cols, rows) = (decoded.columns as usize, decoded.rows as usize);
+    let full = (0, 0, cols, rows);
+    let Some(mask) = mask.filter(|m| m.len() == work.w * work.h) else {
+        return full;
+    };
+    let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..work.h {
+        for x in 0..work.w {
+            if mask[y * work.w + x] {
+                bx0 = bx0.min(x);
+                by0 = by0.min(y);
+                bx1 = bx1.max(x);
+                by1 = by1.max(y);
+            }
+        }
+    }
+    if bx0 == usize::MAX {
+        return full;
+    }
+    let sx = cols as f64 / work.w as f64;
+    let sy = rows as f64 / work.h as f64;
+    let x0 = ((bx0.saturating_sub(1)) as f64 * sx).floor() as usize;
+    let y0 = ((by0.saturating_sub(1)) as f64 * sy).floor() as usize;
+    let x1 = (((bx1 + 2).min(work.w)) as f64 * sx).ceil() as usize;
+    let y1 = (((by1 + 2).min(work.h)) as f64 * sy).ceil() as usize;
+    let (x0, y0) = (
+        x0.min(cols.saturating_sub(1)),
+        y0.min(rows.saturating_sub(1)),
+    );
+    (
+        x0,
+        y0,
+        x1.clamp(x0 + 1, cols.max(1)),
+        y1.clamp(y0 + 1, rows.max(1)),
+    )
+}
+
+/// The placed tensor and its transform numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub scale: f64,
+    pub pad_left: usize,
+    pub pad_top: usize,
+    pub tensor: Vec<u16>,
+}
+
+/// Resizes the `crop` of the stored image into `shape = (H, W)`, applies
+/// `map` (normalization) to every resized value, mirrors when `hflip`, and
+/// places it at the left edge, centred vertically, zero elsewhere.
+pub fn place(
+    decoded: &Decoded,
+    crop: (usize, usize, usize, usize),
+    hflip: bool,
+    shape: (usize, usize),
+    map: impl Fn(f32) -> u16,
+) -> Placed {
+    let (th, tw) = shape;
+    let mut tensor = vec![0u16; th * tw];
+    let (cols, rows) = (decoded.columns as usize, decoded.rows as usize);
+    let (x0, y0, x1, y1) = crop;
+    let (cw, ch) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
+    if th == 0 || tw == 0 || cw == 0 || ch == 0 || decoded.pixels.len() < cols * rows {
+        return Placed {
+            scale: 0.0,
+            pad_left: 0,
+            pad_top: 0,
+            tensor,
+        };
+    }
+    let scale = (tw as f64 / cw as f64).min(th as f64 / ch as f64);
+    let nw = ((cw as f64 * scale).round() as usize).clamp(1, tw);
+    let nh = ((ch as f64 * scale).round() as usize).clamp(1, th);
+    let resized = super::resize_u16(
+        &decoded.pixels,
+        (cols, rows),
+        (x0 as f64, y0 as f64, cw as f64, ch as f64),
+        (nw, nh),
+        FilterType::Lanczos3,
+    )
+    .unwrap_or_else(|| {
+        // Nearest-neighbour fallback (not expected to be needed).
+        (0..nw * nh)
+            .map(|i| {
+                let sx = x0 + ((i % nw) * cw / nw).min(cw - 1);
+                let sy = y0 + ((i / nw) * ch / nh).min(ch - 1);
+                decoded.pixels[sy * cols + sx]
+            })
+            .collect()
+    });
+    let pad_top = (th - nh) / 2;
+    for (y, row) in resized.chunks_exact(nw).enumerate() {
+        let out = &mut tensor[(pad_top + y) * tw..(pad_top + y) * tw + nw];
+        for (x, &v) in row.iter().enumerate() {
+            let tx = if hflip { nw - 1 - x } else { x };
+            out[tx] = map(v as f32);
+        }
+    }
+    Placed {
+        scale,
+        pad_left: 0,
+        pad_top,
+        tensor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testimg::{Spec, image};
+    use super::*;
+
+    #[test]
+    fn boxes_map_with_the_same_transform_as_the_pixels() {
+        // A bright 10x10 square in a dark 200x100 image, mirrored.
+        let mut d = image(Spec {
+            w: 200,
+            h: 100,
+            ..Spec::default()
+        });
+        d.pixels.iter_mut().for_each(|v| *v = 0);
+        for y in 40..50 {
+            for x in 20..30 {
+                d.pixels[y * 200 + x] = 1000;
+            }
+        }
+        let placed = place(&d, (0, 0, 200, 100), true, (50, 100), |v| {
+            v.min(1000.0) as u16
+        });
+        assert_eq!((placed.scale, placed.pad_top), (0.5, 0));
+        let g = Geometry {
+            crop_x0: 0.0,
+            crop_y0: 0.0,
+            crop_x1: 200.0,
+            crop_y1: 100.0,
+            hflip: true,
+            scale: placed.scale,
+            pad_left: 0.0,
+            pad_top: placed.pad_top as f64,
+            tensor_shape: (50, 100),
+        };
+        let (tx0, ty0, tx1, ty1) = map_box(&g, (20.0, 40.0, 30.0, 50.0));
+        assert_eq!((tx0, ty0, tx1, ty1), (85.0, 20.0, 90.0, 25.0));
+        let centre = placed.tensor[22 * 100 + 87];
+        assert!(centre > 800, "{centre}");
+        assert!(placed.tensor[22 * 100 + 12] < 50);
+    }
+
+    #[test]
+    fn tall_crop_is_centred_and_anchored_left() {
+        let d = image(Spec {
+            w: 300,
+            h: 400,
+            ..Spec::default()
+        });
+        let placed = place(&d, (0, 0, 100, 400), false, (200, 200), |_| 9);
+        assert_eq!((placed.scale, placed.pad_left, placed.pad_top), (0.5, 0, 0));
+        let placed = place(&d, (0, 0, 200, 100), false, (200, 200), |_| 9);
+        assert_eq!(placed.pad_top, 50);
+        assert_eq!(placed.tensor[49 * 200], 0);
+        assert_eq!(placed.tensor[50 * 200], 9);
+        assert_eq!(placed.tensor[149 * 200 + 199], 9);
+    }
+}

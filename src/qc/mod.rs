@@ -1,0 +1,585 @@
+//! Image QC and geometry: the stages after `decode` and before the lake
+//! writer (SPEC §5.2–5.5). [`process`] runs, in order, polarity
+//! (`inversion`), chest-wall side (`laterality`), breast-region
+//! normalization (`normalize`) and crop/mirror/resize/pad (`geometry`) on one
+//! [`Decoded`] image and returns a [`Processed`] with every QC and geometry
+//! field of an `images` row plus the H×W tensor.
+//!
+//! Detection runs on a small area-averaged copy of the image (long side at
+//! most [`WORK_SIZE`] pixels, made by `fast_image_resize`), so the crate's own
+//! per-pixel loops stay cheap even in debug builds; only the final resize
+//! touches every stored pixel, inside `fast_image_resize`.
+
+pub mod geometry;
+pub mod inversion;
+pub mod laterality;
+pub mod normalize;
+
+use fast_image_resize as fr;
+
+use crate::decode::Decoded;
+use crate::record::ImageRow;
+
+pub use geometry::{Geometry, map_box};
+pub use laterality::Side;
+
+/// Long side of the working copy used for detection.
+pub const WORK_SIZE: usize = 256;
+
+/// How the chest-wall side (and the content polarity check) is decided.
+///
+/// _Default behavior:_ [`LateralityMethod::Component`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LateralityMethod {
+    /// Largest tissue component after thresholding (Otsu on a
+    /// background-flattened copy) and an opening that removes thin film
+    /// borders and burned-in markers; the side is voted by the component's
+    /// mass centroid, its taper (tall at the chest wall, narrow at the
+    /// nipple) and its contact with each side edge. Polarity from the
+    /// intensity mode (the background is the largest flat region).
+    #[default]
+    Component,
+    /// The published baseline: standard deviation of an n = 25-column window
+    /// at each side edge; the side with the larger deviation is the chest
+    /// wall. Polarity: the background window's mean against the image mean.
+    EdgeWindow,
+}
+
+impl LateralityMethod {
+    /// The name recorded in `images.qc_method`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LateralityMethod::Component => "component",
+            LateralityMethod::EdgeWindow => "edge_window",
+        }
+    }
+}
+
+/// What [`process`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QcOptions {
+    /// Chest-wall and polarity detector. _Default behavior:_ `Component`.
+    pub method: LateralityMethod,
+    /// Crop to the breast box before resizing. _Default behavior:_ on.
+    pub crop: bool,
+    /// Tensor shape `(H, W)`. _Default behavior:_ `(512, 512)`.
+    pub tensor_shape: (usize, usize),
+}
+
+impl Default for QcOptions {
+    fn default() -> Self {
+        QcOptions {
+            method: LateralityMethod::Component,
+            crop: true,
+            tensor_shape: (512, 512),
+        }
+    }
+}
+
+/// Every QC and geometry field of an `images` row, plus the tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// Net: the tensor is the inverse of the stored values.
+    pub intensity_inverted: bool,
+    /// `monochrome1`, `content`, `monochrome1_mislabelled` or `None`.
+    pub inversion_reason: Option<String>,
+    /// Evidence that the stored background is bright (positive = bright).
+    pub inversion_score: Option<f64>,
+    /// `left`/`right` side of the polarity-corrected, unmirrored image.
+    pub chest_wall_side: Option<String>,
+    /// The chest-wall detector's margin.
+    pub laterality_score: Option<f64>,
+    /// The detected side disagrees with the laterality label.
+    pub laterality_flipped: bool,
+    /// The tensor was mirrored so that the chest wall is on the left.
+    pub hflip_applied: bool,
+    /// Post-Modality-LUT value mapped to 0 (65535 when inverted).
+    pub norm_low: f64,
+    /// Post-Modality-LUT value mapped to 65535 (0 when inverted).
+    pub norm_high: f64,
+    /// Breast box in stored pixels (before mirroring), x1/y1 exclusive.
+    pub crop_x0: i32,
+    pub crop_y0: i32,
+    pub crop_x1: i32,
+    pub crop_y1: i32,
+    /// Tensor pixels per stored pixel.
+    pub scale: f64,
+    pub pad_left: i32,
+    pub pad_top: i32,
+    /// `component` or `edge_window`.
+    pub qc_method: String,
+    /// Tensor shape `(H, W)`.
+    pub tensor_shape: (usize, usize),
+    /// Row-major H×W tensor.
+    pub tensor: Vec<u16>,
+}
+
+impl Processed {
+    /// The transform from stored pixels to tensor pixels, for [`map_box`].
+    pub fn geometry(&self) -> Geometry {
+        Geometry {
+            crop_x0: self.crop_x0 as f64,
+            crop_y0: self.crop_y0 as f64,
+            crop_x1: self.crop_x1 as f64,
+            crop_y1: self.crop_y1 as f64,
+            hflip: self.hflip_applied,
+            scale: self.scale,
+            pad_left: self.pad_left as f64,
+            pad_top: self.pad_top as f64,
+            tensor_shape: self.tensor_shape,
+        }
+    }
+
+    /// Copies the QC, geometry and tensor fields into an `images` row.
+    pub fn fill_row(&self, row: &mut ImageRow) {
+        row.intensity_inverted = self.intensity_inverted;
+        row.inversion_reason = self.inversion_reason.clone();
+        row.inversion_score = self.inversion_score;
+        row.chest_wall_side = self.chest_wall_side.clone();
+        row.laterality_score = self.laterality_score;
+        row.laterality_flipped = self.laterality_flipped;
+        row.hflip_applied = self.hflip_applied;
+        row.norm_low = self.norm_low;
+        row.norm_high = self.norm_high;
+        row.crop_x0 = self.crop_x0;
+        row.crop_y0 = self.crop_y0;
+        row.crop_x1 = self.crop_x1;
+        row.crop_y1 = self.crop_y1;
+        row.scale = self.scale;
+        row.pad_left = self.pad_left;
+        row.pad_top = self.pad_top;
+        row.qc_method = Some(self.qc_method.clone());
+        row.tensor = self.tensor.clone();
+    }
+}
+
+/// The small working copy: stored values, area-averaged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Work {
+    pub w: usize,
+    pub h: usize,
+    pub px: Vec<f32>,
+}
+
+impl Work {
+    /// Area-averaged copy of `decoded` with the long side at most `max_side`.
+    pub fn of(decoded: &Decoded, max_side: usize) -> Work {
+        let (cols, rows) = (decoded.columns as usize, decoded.rows as usize);
+        let long = cols.max(rows).max(1);
+        if long <= max_side || decoded.pixels.len() < cols * rows {
+            return Work {
+                w: cols,
+                h: rows,
+                px: decoded.pixels.iter().map(|&v| v as f32).collect(),
+            };
+        }
+        let f = max_side as f64 / long as f64;
+        let w = ((cols as f64 * f).round() as usize).max(1);
+        let h = ((rows as f64 * f).round() as usize).max(1);
+        match resize_u16(
+            &decoded.pixels,
+            (cols, rows),
+            (0.0, 0.0, cols as f64, rows as f64),
+            (w, h),
+            fr::FilterType::Box,
+        ) {
+            Some(small) => Work {
+                w,
+                h,
+                px: small.into_iter().map(|v| v as f32).collect(),
+            },
+            None => Work {
+                w: cols,
+                h: rows,
+                px: decoded.pixels.iter().map(|&v| v as f32).collect(),
+            },
+        }
+    }
+}
+
+/// Resizes the `(left, top, width, height)` crop of a `size = (w, h)` u16
+/// image into `out = (w, h)` with a convolution filter (the kernel widens
+/// with the reduction, so downscaling averages areas). `None` on a
+/// `fast_image_resize` error (never expected for valid sizes).
+pub(crate) fn resize_u16(
+    pixels: &[u16],
+    size: (usize, usize),
+    crop: (f64, f64, f64, f64),
+    out: (usize, usize),
+    filter: fr::FilterType,
+) -> Option<Vec<u16>> {
+    use fr::images::{TypedImage, TypedImageRef};
+    use fr::pixels::U16;
+    // SAFETY: `U16` is a `#[repr(C)]` wrapper of one `u16` (plus a
+    // zero-sized marker), valid for every bit pattern, with u16's alignment.
+    let (prefix, typed, suffix) = unsafe { pixels.align_to::<U16>() };
+    if !prefix.is_empty() || !suffix.is_empty() {
+        return None;
+    }
+    let src = TypedImageRef::new(size.0 as u32, size.1 as u32, typed).ok()?;
+    let mut dst = TypedImage::<U16>::new(out.0 as u32, out.1 as u32);
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(filter))
+        .crop(crop.0, crop.1, crop.2, crop.3);
+    fr::Resizer::new()
+        .resize_typed(&src, &mut dst, &options)
+        .ok()?;
+    Some(dst.pixels().iter().map(|p| p.0).collect())
+}
+
+/// Runs polarity, laterality, normalization and geometry on one image.
+/// `laterality` is the label (`L`/`R`, `left`/`right`, any case); `None` or
+/// anything else never sets `laterality_flipped`.
+pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions) -> Processed {
+    let work = Work::of(decoded, WORK_SIZE);
+    let polarity = match options.method {
+        LateralityMethod::Component => inversion::component(decoded.photometric.as_deref(), &work),
+        LateralityMethod::EdgeWindow => {
+            inversion::edge_window(decoded.photometric.as_deref(), decoded)
+        }
+    };
+    let display = inversion::display_copy(&work, polarity.inverted);
+    let segmentation = laterality::segment(&display);
+    let chest_wall = match options.method {
+        LateralityMethod::Component => segmentation.chest_wall(),
+        LateralityMethod::EdgeWindow => laterality::edge_window(decoded),
+    };
+    let expected = laterality.and_then(|l| match l.trim().to_ascii_uppercase().as_str() {
+        "L" | "LEFT" => Some(Side::Left),
+        "R" | "RIGHT" => Some(Side::Right),
+        _ => None,
+    });
+    let laterality_flipped = matches!((expected, chest_wall.side), (Some(e), Some(d)) if e != d);
+    let hflip = chest_wall.side == Some(Side::Right);
+    let mask = segmentation.breast_mask();
+    let (low, high) = normalize::breast_range(decoded, &work, mask.as_deref());
+    let crop_box = if options.crop {
+        geometry::breast_box(decoded, &work, mask.as_deref())
+    } else {
+        (0, 0, decoded.columns as usize, decoded.rows as usize)
+    };
+    let placed = geometry::place(decoded, crop_box, hflip, options.tensor_shape, |v| {
+        normalize::map(v, low, high, polarity.inverted)
+    });
+    Processed {
+        intensity_inverted: polarity.inverted,
+        inversion_reason: polarity.reason.map(str::to_string),
+        inversion_score: polarity.score,
+        chest_wall_side: chest_wall.side.map(|s| s.name().to_string()),
+        laterality_score: chest_wall.side.and(chest_wall.score),
+        laterality_flipped,
+        hflip_applied: hflip,
+        norm_low: decoded.modality(low as f64),
+        norm_high: decoded.modality(high as f64),
+        crop_x0: crop_box.0 as i32,
+        crop_y0: crop_box.1 as i32,
+        crop_x1: crop_box.2 as i32,
+        crop_y1: crop_box.3 as i32,
+        scale: placed.scale,
+        pad_left: placed.pad_left as i32,
+        pad_top: placed.pad_top as i32,
+        qc_method: options.method.name().to_string(),
+        tensor_shape: options.tensor_shape,
+        tensor: placed.tensor,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testimg {
+    //! Synthetic arrays for the unit tests: a half-disc breast on one side.
+    use crate::decode::Decoded;
+    use crate::dicom::Header;
+
+    /// Options of a test image (display polarity before `inverted`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Spec {
+        pub w: usize,
+        pub h: usize,
+        pub left: bool,
+        pub marker: bool,
+        pub film_border: bool,
+        pub gradient: bool,
+        pub offset: bool,
+        pub inverted: bool,
+        pub photometric: &'static str,
+        /// Film-border band width as a fraction of the side (with `film_border`).
+        pub border: f32,
+        /// Background noise amplitude (fraction of white).
+        pub noise: f32,
+        /// Breast depth as a fraction of the width (> 1: touches both edges).
+        pub depth: f32,
+    }
+
+    impl Default for Spec {
+        fn default() -> Self {
+            Spec {
+                w: 300,
+                h: 400,
+                left: true,
+                marker: false,
+                film_border: false,
+                gradient: false,
+                offset: false,
+                inverted: false,
+                photometric: "MONOCHROME2",
+                border: 0.04,
+                noise: 0.02,
+                depth: 0.6,
+            }
+        }
+    }
+
+    /// A 12-bit half-disc breast with texture; options add artefacts.
+    pub fn image(s: Spec) -> Decoded {
+        let (w, h) = (s.w, s.h);
+        let mut px = vec![0u16; w * h];
+        let x0 = if s.offset { w as f32 * 0.08 } else { 0.0 };
+        let depth = w as f32 * s.depth;
+        let (cy, hh) = (h as f32 * 0.5, h as f32 * 0.4);
+        let mut seed = 12345u32;
+        for y in 0..h {
+            for x in 0..w {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let n = (seed >> 8) as f32 / (1u32 << 24) as f32;
+                let dx = (x as f32 - x0) / depth;
+                let dy = (y as f32 - cy) / hh;
+                let r2 = dx * dx + dy * dy;
+                let mut v = if x as f32 >= x0 && r2 < 1.0 {
+                    0.35 + 0.25 * ((x as f32 * 0.07).sin() * (y as f32 * 0.05).cos()).abs()
+                        + 0.05 * n
+                } else {
+                    0.03 + s.noise * n
+                        + if s.gradient {
+                            0.12 * x as f32 / w as f32 + 0.08 * y as f32 / h as f32
+                        } else {
+                            0.0
+                        }
+                };
+                let bx = (w as f32 * s.border) as usize;
+                let by = (h as f32 * s.border * 0.75) as usize;
+                if s.film_border && (x < bx || x >= w - bx || y < by || y >= h - by) {
+                    v = 0.92 + 0.03 * n;
+                }
+                if s.marker
+                    && (w * 78 / 100..w * 92 / 100).contains(&x)
+                    && (h * 6 / 100..h * 12 / 100).contains(&y)
+                    && (x / 4 + y / 5) % 3 != 0
+                {
+                    v = 0.98;
+                }
+                px[y * w + x] = (v.clamp(0.0, 1.0) * 4095.0) as u16;
+            }
+        }
+        if !s.left {
+            for row in px.chunks_mut(w) {
+                row.reverse();
+            }
+        }
+        if s.inverted {
+            for v in px.iter_mut() {
+                *v = 4095 - *v;
+            }
+        }
+        let (lo, hi) = (
+            *px.iter().min().unwrap() as f64,
+            *px.iter().max().unwrap() as f64,
+        );
+        Decoded {
+            path: "test.dcm".into(),
+            rows: h as u32,
+            columns: w as u32,
+            bits_stored: 12,
+            photometric: Some(s.photometric.to_string()),
+            transfer_syntax: None,
+            pixels: px,
+            rescale_slope: 1.0,
+            rescale_intercept: 0.0,
+            source_min: lo,
+            source_max: hi,
+            pixel_data_sha256: String::new(),
+            clamped_pixels: 0,
+            header: Header::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testimg::{Spec, image};
+    use super::*;
+
+    #[test]
+    fn every_variant_is_oriented_and_polarity_corrected() {
+        for left in [true, false] {
+            for (marker, film_border, gradient, offset) in [
+                (false, false, false, false),
+                (true, false, false, false),
+                (true, true, false, false),
+                (true, false, true, false),
+                (false, true, false, true),
+                (true, true, true, true),
+            ] {
+                for (inverted, photometric, want_inv, reason) in [
+                    (false, "MONOCHROME2", false, None),
+                    (true, "MONOCHROME2", true, Some("content")),
+                    (true, "MONOCHROME1", true, Some("monochrome1")),
+                    (false, "MONOCHROME1", false, Some("monochrome1_mislabelled")),
+                ] {
+                    let s = Spec {
+                        left,
+                        marker,
+                        film_border,
+                        gradient,
+                        offset,
+                        inverted,
+                        photometric,
+                        ..Spec::default()
+                    };
+                    let d = image(s);
+                    let p = process(&d, Some("L"), &QcOptions::default());
+                    assert_eq!(p.intensity_inverted, want_inv, "{s:?}");
+                    assert_eq!(p.inversion_reason.as_deref(), reason, "{s:?}");
+                    let side = if left { "left" } else { "right" };
+                    assert_eq!(p.chest_wall_side.as_deref(), Some(side), "{s:?}");
+                    assert_eq!(p.laterality_flipped, !left, "{s:?}");
+                    assert_eq!(p.hflip_applied, !left, "{s:?}");
+                    // Canonical tensor: tall at the chest wall (x = 0), narrow at the nipple.
+                    let (h, w) = p.tensor_shape;
+                    let nw = ((p.crop_x1 - p.crop_x0) as f64 * p.scale).round() as usize;
+                    let tall = |x: usize| (0..h).filter(|&y| p.tensor[y * w + x] > 8000).count();
+                    let (near, far) = (tall(nw / 20), tall(nw * 9 / 10));
+                    assert!(near > far, "{s:?}: {near} vs {far}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn thick_borders_heavy_noise_and_wide_breasts() {
+        for left in [true, false] {
+            for inverted in [false, true] {
+                let base = Spec {
+                    left,
+                    inverted,
+                    photometric: if inverted && left {
+                        "MONOCHROME1"
+                    } else {
+                        "MONOCHROME2"
+                    },
+                    marker: true,
+                    ..Spec::default()
+                };
+                for s in [
+                    Spec {
+                        film_border: true,
+                        border: 0.10,
+                        ..base
+                    },
+                    Spec {
+                        noise: 0.15,
+                        ..base
+                    },
+                    Spec { depth: 1.2, ..base },
+                    Spec {
+                        depth: 1.1,
+                        film_border: true,
+                        gradient: true,
+                        ..base
+                    },
+                    Spec {
+                        film_border: true,
+                        border: 0.08,
+                        offset: true,
+                        noise: 0.08,
+                        ..base
+                    },
+                    Spec {
+                        depth: 1.3,
+                        gradient: true,
+                        noise: 0.1,
+                        ..base
+                    },
+                    Spec {
+                        depth: 1.2,
+                        film_border: true,
+                        border: 0.1,
+                        gradient: true,
+                        ..base
+                    },
+                    Spec {
+                        depth: 0.35,
+                        offset: true,
+                        film_border: true,
+                        noise: 0.1,
+                        ..base
+                    },
+                    Spec {
+                        w: 600,
+                        h: 300,
+                        film_border: true,
+                        gradient: true,
+                        ..base
+                    },
+                ] {
+                    let p = process(&image(s), Some("L"), &QcOptions::default());
+                    assert_eq!(p.intensity_inverted, inverted, "{s:?}");
+                    let side = if left { "left" } else { "right" };
+                    assert_eq!(p.chest_wall_side.as_deref(), Some(side), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edge_window_baseline_runs_and_is_recorded() {
+        let d = image(Spec {
+            left: false,
+            ..Spec::default()
+        });
+        let options = QcOptions {
+            method: LateralityMethod::EdgeWindow,
+            ..QcOptions::default()
+        };
+        let p = process(&d, Some("R"), &options);
+        assert_eq!(p.qc_method, "edge_window");
+        assert_eq!(p.chest_wall_side.as_deref(), Some("right"));
+        assert!(!p.laterality_flipped);
+        assert!(!p.intensity_inverted);
+    }
+
+    #[test]
+    fn blank_and_tiny_images_do_not_panic() {
+        let mut d = image(Spec::default());
+        d.pixels.iter_mut().for_each(|v| *v = 7);
+        for method in [LateralityMethod::Component, LateralityMethod::EdgeWindow] {
+            let options = QcOptions {
+                method,
+                ..QcOptions::default()
+            };
+            let p = process(&d, Some("L"), &options);
+            assert_eq!(p.tensor.len(), 512 * 512);
+            let mut tiny = image(Spec {
+                w: 1,
+                h: 1,
+                ..Spec::default()
+            });
+            tiny.pixels = vec![3];
+            let p = process(&tiny, None, &options);
+            assert_eq!(p.tensor.len(), 512 * 512);
+            assert!(!p.laterality_flipped);
+        }
+    }
+
+    #[test]
+    fn fill_row_copies_everything() {
+        let d = image(Spec::default());
+        let p = process(&d, Some("L"), &QcOptions::default());
+        let mut row = ImageRow::default();
+        d.fill_row(&mut row);
+        p.fill_row(&mut row);
+        assert_eq!(row.columns, 300);
+        assert_eq!(row.qc_method.as_deref(), Some("component"));
+        assert_eq!(row.tensor.len(), 512 * 512);
+        assert_eq!(row.crop_x0, p.crop_x0);
+    }
+}
