@@ -94,6 +94,20 @@ pub struct IngestArgs {
     /// Also drop breasts with BI-RADS 0
     #[arg(long)]
     pub drop_birads_0: bool,
+    /// Worker threads for decoding and QC [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Chest-wall and polarity detector: component (largest tissue component) or
+    /// edge-window (the published n = 25 edge-window rule, kept as a baseline)
+    #[arg(long, value_enum, default_value = "component")]
+    pub qc_method: QcMethodArg,
+}
+
+/// `--qc-method` choices.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum QcMethodArg {
+    Component,
+    EdgeWindow,
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -137,6 +151,14 @@ impl IngestArgs {
             test_fraction: self.test_fraction,
             extra_policy: Policy::new(&extra),
             synthetic: false,
+            jobs: self
+                .jobs
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            qc_method: match self.qc_method {
+                QcMethodArg::Component => crate::qc::LateralityMethod::Component,
+                QcMethodArg::EdgeWindow => crate::qc::LateralityMethod::EdgeWindow,
+            },
         })
     }
 }

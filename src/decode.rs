@@ -299,19 +299,21 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
     // Some codecs index past the end of damaged fragments (dicom-rs 0.10's
     // RLE decoder panics on a truncated file): a panic is one bad file, not
     // a crashed batch.
-    let decoded =
+    let decoded = quietly(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| object.decode_pixel_data()))
-            .map_err(|panic| {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                err(format!(
-                    "cannot decode pixel data: the decoder failed ({why})"
-                ))
-            })?
-            .map_err(|e| err(format!("cannot decode pixel data: {e}")))?;
+    })
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        err(format!(
+            "cannot decode pixel data: the decoder failed ({why})"
+        ))
+    })?
+    .map_err(|e| err(format!("cannot decode pixel data: {e}")))?;
+
     let bits_stored = decoded.bits_stored().clamp(1, 16);
     let signed = decoded.pixel_representation() == dicom_pixeldata::PixelRepresentation::Signed;
     let (slope, intercept) = decoded
@@ -709,4 +711,28 @@ mod tests {
         let d = decode(&p16, DEFAULT_MAX_PIXELS).unwrap();
         assert_eq!((d.pixels.clone(), d.bits_stored), (vec![3, 40000], 16));
     }
+}
+
+thread_local! {
+    static IN_CODEC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the panic message of a codec panic kept off stderr: the
+/// panic becomes the image's error message (an `unreadable_image`
+/// exclusion), so printing it as well would only alarm. Panics elsewhere
+/// print as usual.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CODEC.with(|c| c.get()) {
+                previous(info);
+            }
+        }));
+    });
+    IN_CODEC.with(|c| c.set(true));
+    let out = f();
+    IN_CODEC.with(|c| c.set(false));
+    out
 }

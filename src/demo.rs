@@ -23,6 +23,9 @@ pub struct DemoConfig {
     pub seed: u64,
 }
 
+/// The demo lake's tensor size: small, as the look-alikes are scaled down.
+const DEMO_TENSOR: (usize, usize) = (256, 128);
+
 /// The datasets of the study, in the order they are ingested.
 const DATASETS: [(&str, SynthDataset); 3] = [
     ("cbis-ddsm", SynthDataset::CbisDdsm),
@@ -75,14 +78,16 @@ pub fn run<W: Write + Send>(config: &DemoConfig, out: &mut W) -> Result<PathBuf>
             dataset: name.into(),
             root: raw.join(name),
             lake: lake.clone(),
-            metadata_only: true,
+            metadata_only: false,
             images: None,
-            size: None,
+            size: Some(DEMO_TENSOR),
             explain: false,
             split_seed: None,
             test_fraction: 0.2,
             extra_policy: Default::default(),
             synthetic: true,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            qc_method: Default::default(),
         })?;
         done(
             t,
@@ -117,7 +122,7 @@ pub fn run<W: Write + Send>(config: &DemoConfig, out: &mut W) -> Result<PathBuf>
 fn next_steps(lake: &Path, html: &Path) -> String {
     let l = lake.display();
     format!(
-        "The lake: {l} (synthetic look-alikes; the images are not processed in this build)\n\
+        "The lake: {l} (synthetic look-alikes, tensors 256x128)\n\
          The HTML report: {}\n\n\
          Try:\n  \
          mcq --lake {l} \"SELECT dataset, density, count(*) AS breasts FROM exams GROUP BY 1, 2 ORDER BY 1, 2\"\n  \

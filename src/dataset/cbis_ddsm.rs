@@ -105,6 +105,10 @@ impl Adapter for CbisDdsm {
         }
     }
 
+    fn modality_kind(&self) -> &'static str {
+        "film"
+    }
+
     fn default_policy(&self) -> Policy {
         Policy::new(&[
             Rule::InvalidRecord,

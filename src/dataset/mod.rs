@@ -126,6 +126,10 @@ pub trait Adapter: Sync {
     fn info(&self) -> DatasetInfo;
     /// The default case-selection policy (SPEC §6), printed by `--explain`.
     fn default_policy(&self) -> Policy;
+    /// `film` (digitized screen-film) or `digital`, for `images.modality_kind`.
+    fn modality_kind(&self) -> &'static str {
+        "digital"
+    }
     /// Reads the dataset under `root` into unified rows.
     fn harmonize(&self, root: &Path, options: &AdapterOptions) -> Result<Harmonized>;
 }

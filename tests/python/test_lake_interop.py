@@ -107,3 +107,19 @@ def test_duckdb_reads_every_table_and_runs_the_exams_view(lake, mcq_bin, duck):
         a = ours[column].replace("", "<null>").str.lower().tolist()
         b = theirs[column].astype("string").fillna("<null>").str.lower().tolist()
         assert a == b, column
+
+
+def test_pyarrow_sees_the_tensor_column_as_fixed_shape_tensor(tmp_path, mcq_bin):
+    raw = tmp_path / "cmmd"
+    r = run_mcq(mcq_bin, "synth", "cmmd", str(raw), "--patients", "4", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    lake = tmp_path / "lake"
+    r = run_mcq(mcq_bin, "ingest", "cmmd", str(raw), "--size", "64x32", lake=lake)
+    assert r.returncode == 0, r.stderr
+    table = ds.dataset(lake / "images", format="parquet", partitioning="hive").to_table()
+    column = table.column("tensor")
+    assert str(column.type) == "extension<arrow.fixed_shape_tensor[value_type=uint16, shape=[64,32]]>"
+    array = column.combine_chunks().to_numpy_ndarray()
+    assert array.shape == (table.num_rows, 64, 32)
+    assert array.dtype.name == "uint16"
+    assert table.num_rows >= 8 and array.max() > 0
