@@ -125,7 +125,28 @@ fn stacked_bars(
     if categories.is_empty() {
         return Ok(String::new());
     }
-    let (width, bar, gap, left, top) = (760u32, 26i32, 14i32, 130i32, 34i32);
+    // Room for the longest category label (the naive font is ~7 px a character).
+    let longest = categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0) as i32;
+    let left = (longest * 7 + 20).clamp(100, 320);
+    let width = 760u32 + left as u32 - 100;
+    let (bar, gap) = (26i32, 14i32);
+    // Legend items flow into as many rows as they need.
+    let mut legend = Vec::new();
+    let (mut lx, mut ly) = (left, 8);
+    for s in &segments {
+        let item = 28 + 8 * s.chars().count() as i32;
+        if lx + item > width as i32 - 10 && lx > left {
+            lx = left;
+            ly += 20;
+        }
+        legend.push((lx, ly));
+        lx += item;
+    }
+    let top = ly + 26;
     let height = (top + categories.len() as i32 * (bar + gap) + 30) as u32;
     let plot_width = width as i32 - left - 30;
     let totals: BTreeMap<&str, f64> = categories
@@ -138,17 +159,14 @@ fn stacked_bars(
         let area = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         area.fill(&WHITE).map_err(draw_error)?;
         let font = ("sans-serif", 13).into_font();
-        // Legend
-        let mut x = left;
-        for (i, s) in segments.iter().enumerate() {
+        for (i, (s, &(x, y))) in segments.iter().zip(&legend).enumerate() {
             area.draw(&Rectangle::new(
-                [(x, 8), (x + 14, 22)],
+                [(x, y), (x + 14, y + 14)],
                 colour(s, i).filled(),
             ))
             .map_err(draw_error)?;
-            area.draw(&Text::new(s.clone(), (x + 18, 9), font.clone()))
+            area.draw(&Text::new(s.clone(), (x + 18, y + 1), font.clone()))
                 .map_err(draw_error)?;
-            x += 28 + 8 * s.len() as i32;
         }
         for (row, category) in categories.iter().enumerate() {
             let y = top + row as i32 * (bar + gap);
@@ -427,7 +445,7 @@ fn table_html(grid: &Grid) -> String {
 const STYLE: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2.2em;border-bottom:1px solid #ddd;padding-bottom:.2em}\
 p.desc{color:#555;margin-top:.2em}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}\
-th,td{border:1px solid #ddd;padding:3px 8px}th{background:#f3f5f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th,td{border:1px solid #ddd;padding:3px 8px;white-space:nowrap}th{background:#f3f5f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 td.empty{color:#888;font-style:italic}svg{display:block;margin:.4em 0}.meta{font-size:.85em;color:#444}\
 nav a{margin-right:.8em;font-size:.85em;display:inline-block}div.tw{overflow-x:auto}td.opts{max-width:380px;word-break:break-all;font-size:.8em}.warn{background:#fff4e5;border:1px solid #f0b36b;padding:.5em 1em}";
 
