@@ -207,10 +207,10 @@ fn stacked_bars(
                     } else {
                         format!("{value:.0}")
                     };
-                    let dark = matches!(
-                        s.as_str(),
-                        "C" | "D" | "Malignant" | "malignant" | "Benign" | "benign"
-                    );
+                    let RGBColor(r, g, b) = colour(s, i);
+                    let luminance =
+                        0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+                    let dark = luminance < 140.0;
                     let style = font
                         .clone()
                         .color(if dark { &WHITE } else { &BLACK })
