@@ -21,6 +21,23 @@ use crate::record::{ExclusionRow, FindingRow, ImageRow, MetadataRow};
 /// One image's outcome: its row and transform, or the decoder's message.
 type Outcome = std::result::Result<(ImageRow, Geometry), String>;
 
+/// An image-level exclusion of an admitted image (its metadata row stays).
+fn image_exclusion(m: &MetadataRow, reason: &str, detail: String) -> ExclusionRow {
+    ExclusionRow {
+        level: "image".into(),
+        source_file: m.source_file.clone(),
+        source_row: None,
+        patient_id: Some(m.patient_id.clone()),
+        laterality: Some(m.laterality.clone()),
+        view_position: m.view_position.clone(),
+        image_id: Some(m.image_id.clone()),
+        exam_id: Some(m.exam_id.clone()),
+        reason: reason.into(),
+        detail,
+        ..Default::default()
+    }
+}
+
 /// What the pixel stage did.
 #[derive(Debug, Default, Clone)]
 pub struct PixelSummary {
@@ -50,22 +67,11 @@ pub fn process_images(
     let mut summary = PixelSummary::default();
     for m in metadata.iter_mut().filter(|m| m.image_status == "missing") {
         summary.missing += 1;
-        exclusions.push(ExclusionRow {
-            level: "image".into(),
-            source_file: m.source_file.clone(),
-            source_row: None,
-            patient_id: Some(m.patient_id.clone()),
-            laterality: Some(m.laterality.clone()),
-            view_position: m.view_position.clone(),
-            image_id: Some(m.image_id.clone()),
-            exam_id: Some(m.exam_id.clone()),
-            reason: "missing_image".into(),
-            detail: match &m.raw_path {
-                Some(p) => format!("{p} is not there"),
-                None => "the image file the record names is not there".into(),
-            },
-            ..Default::default()
-        });
+        let detail = match &m.raw_path {
+            Some(p) => format!("{p} is not there"),
+            None => "the image file the record names is not there".into(),
+        };
+        exclusions.push(image_exclusion(m, "missing_image", detail));
     }
     let todo: Vec<usize> = metadata
         .iter()
@@ -122,19 +128,7 @@ pub fn process_images(
                     summary.error += 1;
                     let m = &mut metadata[i];
                     m.image_status = "error".into();
-                    exclusions.push(ExclusionRow {
-                        level: "image".into(),
-                        source_file: m.source_file.clone(),
-                        source_row: None,
-                        patient_id: Some(m.patient_id.clone()),
-                        laterality: Some(m.laterality.clone()),
-                        view_position: m.view_position.clone(),
-                        image_id: Some(m.image_id.clone()),
-                        exam_id: Some(m.exam_id.clone()),
-                        reason: "unreadable_image".into(),
-                        detail: message,
-                        ..Default::default()
-                    });
+                    exclusions.push(image_exclusion(m, "unreadable_image", message));
                 }
             }
             progress.inc(1);
