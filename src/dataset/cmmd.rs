@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::dataset::selection::{Candidate, Rule, select};
+use crate::dataset::selection::Rule;
 use crate::dataset::source::{RawTable, find_files};
 use crate::dataset::vocab;
 use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
@@ -155,37 +155,7 @@ impl Adapter for Cmmd {
             .record_step(&table.file, Rule::Duplicate, total - invalid, duplicates, 0);
 
         // Stricter policies asked for on the command line.
-        let rules = policy.breast_rules();
-        if !rules.is_empty() {
-            let candidates: Vec<Candidate> = rows
-                .iter()
-                .map(|r| Candidate {
-                    breast: r.exam_id.clone(),
-                    view: r.view_position.clone(),
-                    birads: r.birads,
-                    pathology: r.diagnosis.clone(),
-                })
-                .collect();
-            let drops = select(&candidates, &rules, &table.file, &mut out.funnel);
-            for (row, drop) in rows.into_iter().zip(drops) {
-                match drop {
-                    None => out.metadata.push(row),
-                    Some(d) => out.exclusions.push(ExclusionRow {
-                        level: "record".into(),
-                        source_file: row.source_file.clone(),
-                        source_row: Some(row.source_row),
-                        patient_id: Some(row.patient_id.clone()),
-                        laterality: Some(row.laterality.clone()),
-                        exam_id: Some(row.exam_id.clone()),
-                        reason: d.rule.reason().into(),
-                        detail: d.detail,
-                        ..Default::default()
-                    }),
-                }
-            }
-        } else {
-            out.metadata = rows;
-        }
+        crate::dataset::apply_breast_rules(rows, &policy.breast_rules(), &table.file, &mut out);
         let image_root = options.images.clone().unwrap_or_else(|| root.to_path_buf());
         let images = scan_images(root, &image_root, &mut out);
         if !images.is_empty() {

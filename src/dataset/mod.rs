@@ -118,6 +118,88 @@ impl Harmonized {
     }
 }
 
+/// Applies stricter breast-level rules (`--require-both-views`,
+/// `--drop-birads-0`) to harmonized metadata rows: kept rows go to
+/// `out.metadata`; each dropped record becomes one record exclusion (once per
+/// source row, however many images it gave); findings of dropped breasts go
+/// with them, accounted the same way. Counts go to the funnel under `stage`.
+pub fn apply_breast_rules(
+    rows: Vec<MetadataRow>,
+    rules: &[selection::Rule],
+    stage: &str,
+    out: &mut Harmonized,
+) {
+    if rules.is_empty() {
+        out.metadata.extend(rows);
+        return;
+    }
+    let candidates: Vec<selection::Candidate> = rows
+        .iter()
+        .map(|r| selection::Candidate {
+            breast: r.exam_id.clone(),
+            view: r.view_position.clone(),
+            birads: r.birads,
+            pathology: r.diagnosis.clone(),
+        })
+        .collect();
+    let drops = selection::select(&candidates, rules, stage, &mut out.funnel);
+    let mut excluded: std::collections::HashSet<(String, i64)> = out
+        .exclusions
+        .iter()
+        .filter(|e| e.level == "record")
+        .filter_map(|e| Some((e.source_file.clone(), e.source_row?)))
+        .collect();
+    let mut dropped: std::collections::HashMap<String, (selection::Rule, String)> =
+        Default::default();
+    for (row, drop) in rows.into_iter().zip(drops) {
+        let Some(d) = drop else {
+            out.metadata.push(row);
+            continue;
+        };
+        dropped.insert(row.exam_id.clone(), (d.rule, d.detail.clone()));
+        if excluded.insert((row.source_file.clone(), row.source_row)) {
+            out.exclusions.push(ExclusionRow {
+                level: "record".into(),
+                source_file: row.source_file,
+                source_row: Some(row.source_row),
+                patient_id: Some(row.patient_id),
+                laterality: Some(row.laterality),
+                view_position: row.view_position,
+                image_id: Some(row.image_id),
+                exam_id: Some(row.exam_id),
+                reason: d.rule.reason().into(),
+                detail: d.detail,
+                ..Default::default()
+            });
+        }
+    }
+    let (kept, gone): (Vec<FindingRow>, Vec<FindingRow>) = std::mem::take(&mut out.findings)
+        .into_iter()
+        .partition(|f| !dropped.contains_key(&f.exam_id));
+    out.findings = kept;
+    for f in gone {
+        let (rule, why) = &dropped[&f.exam_id];
+        if excluded.insert((f.source_file.clone(), f.source_row)) {
+            out.exclusions.push(ExclusionRow {
+                level: "record".into(),
+                detail: format!(
+                    "finding of breast {} dropped by the selection: {why}",
+                    f.exam_id
+                ),
+                source_file: f.source_file,
+                source_row: Some(f.source_row),
+                patient_id: Some(f.patient_id),
+                laterality: Some(f.laterality),
+                view_position: f.view_position,
+                image_id: Some(f.image_id),
+                exam_id: Some(f.exam_id),
+                reason: rule.reason().into(),
+                ..Default::default()
+            });
+        }
+    }
+}
+
 /// One public dataset's conventions.
 pub trait Adapter: Sync {
     /// The dataset name used on the command line and in the lake.

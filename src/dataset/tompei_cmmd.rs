@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use crate::dataset::cmmd::{CmmdImage, scan_images};
-use crate::dataset::selection::{Candidate, Rule, select};
+use crate::dataset::selection::Rule;
 use crate::dataset::source::{RawRow, RawTable, find_files, find_files_deep, relative};
 use crate::dataset::vocab::{self, Finding};
 use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
@@ -372,52 +372,7 @@ impl Adapter for TompeiCmmd {
         }
 
         // Stricter policies asked for on the command line.
-        let rules = policy.breast_rules();
-        if rules.is_empty() {
-            out.metadata = rows;
-        } else {
-            let candidates: Vec<Candidate> = rows
-                .iter()
-                .map(|r| Candidate {
-                    breast: r.exam_id.clone(),
-                    view: r.view_position.clone(),
-                    birads: r.birads,
-                    pathology: r.diagnosis.clone(),
-                })
-                .collect();
-            let drops = select(&candidates, &rules, &file, &mut out.funnel);
-            let mut dropped = BTreeSet::new();
-            for (row, drop) in rows.into_iter().zip(drops) {
-                match drop {
-                    None => out.metadata.push(row),
-                    Some(d) => {
-                        if dropped.insert(row.exam_id.clone()) {
-                            out.exclusions.push(ExclusionRow {
-                                level: "record".into(),
-                                source_file: row.source_file.clone(),
-                                source_row: Some(row.source_row),
-                                patient_id: Some(row.patient_id.clone()),
-                                laterality: Some(row.laterality.clone()),
-                                exam_id: Some(row.exam_id.clone()),
-                                reason: d.rule.reason().into(),
-                                detail: d.detail,
-                                ..Default::default()
-                            });
-                        }
-                    }
-                }
-            }
-            let gone: Vec<FindingRow>;
-            (out.findings, gone) = std::mem::take(&mut out.findings)
-                .into_iter()
-                .partition(|f| !dropped.contains(&f.exam_id));
-            if !gone.is_empty() {
-                out.warnings.push(format!(
-                    "{} findings of dropped breasts left out",
-                    gone.len()
-                ));
-            }
-        }
+        crate::dataset::apply_breast_rules(rows, &policy.breast_rules(), &file, &mut out);
         Ok(out)
     }
 }

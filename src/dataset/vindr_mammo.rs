@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::dataset::selection::{Candidate, Rule, select};
+use crate::dataset::selection::Rule;
 use crate::dataset::source::{RawTable, find_files};
 use crate::dataset::vocab::{self, FindingCategory, Flag, Mapped};
 use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt};
@@ -263,71 +263,7 @@ impl Adapter for VindrMammo {
             ));
         }
 
-        let rules = policy.breast_rules();
-        if rules.is_empty() {
-            out.metadata = rows;
-        } else {
-            let candidates: Vec<Candidate> = rows
-                .iter()
-                .map(|r| Candidate {
-                    breast: r.exam_id.clone(),
-                    view: r.view_position.clone(),
-                    birads: r.birads,
-                    pathology: None,
-                })
-                .collect();
-            let drops = select(&candidates, &rules, &breast.file, &mut out.funnel);
-            let mut dropped_images: HashMap<String, (Rule, String)> = HashMap::new();
-            for (row, drop) in rows.into_iter().zip(drops) {
-                match drop {
-                    None => out.metadata.push(row),
-                    Some(d) => {
-                        dropped_images.insert(row.image_id.clone(), (d.rule, d.detail.clone()));
-                        out.exclusions.push(ExclusionRow {
-                            level: "record".into(),
-                            source_file: row.source_file.clone(),
-                            source_row: Some(row.source_row),
-                            patient_id: Some(row.patient_id.clone()),
-                            laterality: Some(row.laterality.clone()),
-                            view_position: row.view_position.clone(),
-                            image_id: Some(row.image_id.clone()),
-                            exam_id: Some(row.exam_id.clone()),
-                            reason: d.rule.reason().into(),
-                            detail: d.detail,
-                            ..Default::default()
-                        });
-                    }
-                }
-            }
-            // Findings of dropped breasts go with them.
-            let (kept, gone): (Vec<FindingRow>, Vec<FindingRow>) =
-                std::mem::take(&mut out.findings)
-                    .into_iter()
-                    .partition(|f| !dropped_images.contains_key(&f.image_id));
-            out.findings = kept;
-            let mut seen_rows = BTreeSet::new();
-            for f in gone {
-                let (rule, why) = &dropped_images[&f.image_id];
-                if seen_rows.insert(f.source_row) {
-                    out.exclusions.push(ExclusionRow {
-                        level: "record".into(),
-                        source_file: f.source_file.clone(),
-                        source_row: Some(f.source_row),
-                        patient_id: Some(f.patient_id.clone()),
-                        laterality: Some(f.laterality.clone()),
-                        view_position: f.view_position.clone(),
-                        image_id: Some(f.image_id.clone()),
-                        exam_id: Some(f.exam_id.clone()),
-                        reason: rule.reason().into(),
-                        detail: format!(
-                            "finding of breast {} dropped by the selection: {why}",
-                            f.exam_id
-                        ),
-                        ..Default::default()
-                    });
-                }
-            }
-        }
+        crate::dataset::apply_breast_rules(rows, &policy.breast_rules(), &breast.file, &mut out);
         Ok(out)
     }
 }
