@@ -3,6 +3,11 @@
 //! the same CSVs, in the same run. Prints rows/s and peak RSS of each
 //! (GNU time's `%M`), so RSS growth from 100k to 1M rows is visible.
 //!
+//! Two more baselines show what reading *and writing* costs elsewhere:
+//! pyarrow (multi-threaded C++ CSV reader + Parquet writer, zstd, no
+//! harmonization) and DuckDB (`COPY (SELECT * FROM read_csv(..)) TO
+//! parquet`, 2 threads) converting the same three CSVs to Parquet.
+//!
 //! Run: `cargo bench --bench metadata_ingest` (needs /usr/bin/time; uses
 //! the pinned Python env under .cache/venv for pandas).
 
@@ -48,19 +53,29 @@ fn main() {
     let mcq = env!("CARGO_BIN_EXE_mcq");
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-vindr");
     let python = python();
+    let files = [
+        "breast-level_annotations.csv",
+        "finding_annotations.csv",
+        "metadata.csv",
+    ];
     println!(
-        "{:>9} {:>12} {:>10} {:>12} {:>10} {:>14} {:>10}",
+        "{:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>12} {:>12}",
         "images",
-        "mcq rows/s",
+        "mcq s",
         "mcq MiB",
-        "pandas rows/s",
-        "pandas MiB",
-        "mcq/pandas time",
-        "mcq s"
+        "pd s",
+        "pd MiB",
+        "pa s",
+        "pa MiB",
+        "duck s",
+        "duck MiB",
+        "mcq/pandas",
+        "mcq/pyarrow",
+        "mcq/duckdb"
     );
     for patients in [25_000usize, 250_000] {
         let tree = base.join(format!("p{patients}"));
-        if !tree.join("breast-level_annotations.csv").is_file() {
+        if !tree.join(files[0]).is_file() {
             let _ = std::fs::remove_dir_all(&tree);
             let o = Command::new(mcq)
                 .args(["synth", "vindr-mammo"])
@@ -86,22 +101,30 @@ fn main() {
             .arg(&tree)
             .arg("--metadata-only");
         let (mcq_s, mcq_mib) = measure(&mut ingest);
-        let script = format!(
-            "import pandas as pd\nfor f in ['breast-level_annotations.csv', 'finding_annotations.csv', 'metadata.csv']:\n    pd.read_csv('{}/' + f)\n",
-            tree.display()
+        let list = format!("{files:?}");
+        let dir = tree.display();
+        let out = base.join(format!("floor{patients}"));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let out = out.display();
+        let pandas =
+            format!("import pandas as pd\nfor f in {list}:\n    pd.read_csv('{dir}/' + f)\n");
+        let pyarrow = format!(
+            "import pyarrow.csv as c, pyarrow.parquet as q\nfor f in {list}:\n    q.write_table(c.read_csv('{dir}/' + f), '{out}/pa-' + f + '.parquet', compression='zstd')\n"
         );
-        let mut pandas = Command::new(&python);
-        pandas.args(["-c", &script]);
-        let (pd_s, pd_mib) = measure(&mut pandas);
+        let duckdb = format!(
+            "import duckdb\ncon = duckdb.connect()\ncon.execute('SET threads = 2')\nfor f in {list}:\n    con.execute(f\"COPY (SELECT * FROM read_csv('{dir}/{{f}}')) TO '{out}/duck-{{f}}.parquet' (FORMAT parquet, COMPRESSION zstd)\")\n"
+        );
+        let timed = |script: &str| measure(Command::new(&python).args(["-c", script]));
+        let (pd_s, pd_mib) = timed(&pandas);
+        let (pa_s, pa_mib) = timed(&pyarrow);
+        let (dd_s, dd_mib) = timed(&duckdb);
         let images = patients * 4;
         println!(
-            "{images:>9} {:>12.0} {:>10.0} {:>12.0} {:>10.0} {:>14.2} {:>10.2}",
-            images as f64 / mcq_s,
-            mcq_mib,
-            images as f64 / pd_s,
-            pd_mib,
+            "{images:>9} {mcq_s:>8.2} {mcq_mib:>8.0} {pd_s:>8.2} {pd_mib:>8.0} {pa_s:>8.2} {pa_mib:>8.0} {dd_s:>8.2} {dd_mib:>8.0} {:>11.2} {:>12.2} {:>12.2}",
             mcq_s / pd_s,
-            mcq_s
+            mcq_s / pa_s,
+            mcq_s / dd_s
         );
     }
 }

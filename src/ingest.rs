@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use crate::dataset::{self, AdapterOptions, Harmonized, Policy};
+use crate::dataset::{self, AdapterOptions, Harmonized, Policy, RowSink};
 use crate::error::{Error, Result};
 use crate::lake::LakeWriter;
 use crate::lake::manifest::IngestRun;
-use crate::lake::writer::{DatasetWrite, now_rfc3339};
+use crate::lake::writer::{DatasetWrite, PartWriter, now_rfc3339};
 
 /// What `mcq ingest` was asked to do.
 #[derive(Debug, Clone)]
@@ -48,6 +48,12 @@ pub struct IngestSummary {
 }
 
 /// Runs one ingest (or, with `explain`, a dry run).
+///
+/// Metadata-only ingests and dry runs stream: the adapter hands over rows in
+/// chunks of whole patients, which are counted and written as Parquet row
+/// groups while the next chunk is read, so memory stays flat however many
+/// rows a dataset has. Ingests with pixels (and `--split-seed`, which ranks
+/// all patients) hold the dataset's rows until the commit.
 pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
     let adapter = dataset::adapter(&config.dataset)?;
     if !config.root.exists() {
@@ -63,14 +69,8 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
         metadata_only: config.metadata_only,
         policy: config.extra_policy.clone(),
     };
-    let mut harmonized = adapter.harmonize(&config.root, &options)?;
-    let harmonize_ms = t0.elapsed().as_millis() as u64;
-    if let Some(seed) = config.split_seed {
-        assign_split(&mut harmonized, seed, config.test_fraction);
-    }
     let policy = adapter.default_policy().with_extra(&config.extra_policy);
-    let mut report = String::new();
-    report.push_str(&format!(
+    let mut report = format!(
         "{}: policy {}\n",
         adapter.name(),
         policy
@@ -79,42 +79,29 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
             .map(|r| r.reason())
             .collect::<Vec<_>>()
             .join(" → ")
-    ));
-    report.push_str(&format!("{}\n", harmonized.funnel));
-    let counts = BTreeMap::from([
-        ("metadata", harmonized.metadata.len()),
-        ("findings", harmonized.findings.len()),
-        ("exclusions", harmonized.exclusions.len()),
-    ]);
+    );
+    let name = adapter.name();
     if config.explain {
-        report.push_str(&describe(&harmonized));
+        let mut tally = Tally::default();
+        let rest = adapter.harmonize_stream(&config.root, &options, &mut tally)?;
+        report.push_str(&format!("{}\n", rest.funnel));
+        report.push_str(&describe(&tally, &rest));
         report.push_str("dry run (--explain): nothing written\n");
         return Ok(IngestSummary {
-            dataset: adapter.name().into(),
-            harmonized_counts: counts,
+            dataset: name.into(),
+            harmonized_counts: tally.counts(),
             report,
         });
     }
-    if harmonized.metadata.is_empty() && harmonized.findings.is_empty() {
-        return Err(Error::Other(format!(
-            "nothing could be ingested from {}: every record was excluded\n{report}",
-            config.root.display()
-        )));
-    }
 
-    let t1 = Instant::now();
     let mut writer = LakeWriter::open(&config.lake, config.size)?;
     let mut info = adapter.info();
     info.synthetic = config.synthetic;
-    let mut rows = BTreeMap::new();
-    rows.insert("metadata".to_string(), harmonized.metadata.len() as u64);
-    rows.insert("findings".to_string(), harmonized.findings.len() as u64);
-    rows.insert("exclusions".to_string(), harmonized.exclusions.len() as u64);
     writer.replace_dataset(DatasetWrite {
-        dataset: adapter.name().into(),
+        dataset: name.into(),
         info,
         run: IngestRun {
-            dataset: adapter.name().into(),
+            dataset: name.into(),
             command: std::env::args().collect::<Vec<_>>().join(" "),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             started_at,
@@ -129,57 +116,86 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 "crop": true,
                 "tensor_shape": writer.tensor_shape(),
             }),
-            input_fingerprint: Some(fingerprint(&config.root, &harmonized.record_files)),
+            input_fingerprint: None,
             timings_ms: BTreeMap::new(),
-            rows,
+            rows: BTreeMap::new(),
             synthetic: config.synthetic,
         },
     });
-    let name = adapter.name();
-    let pixel_ms = if config.metadata_only {
-        0
+
+    let mut timings = BTreeMap::new();
+    let (tally, rest) = if config.metadata_only && config.split_seed.is_none() {
+        let mut sink = LakeSink::start(&mut writer, name)?;
+        let rest = adapter.harmonize_stream(&config.root, &options, &mut sink);
+        let tally = sink.finish(rest.is_ok())?;
+        timings.insert("harmonize_and_write", t0.elapsed().as_millis() as u64);
+        (tally, rest?)
     } else {
-        let mut part = writer.part_writer(crate::lake::Table::Images, name)?;
-        let options = crate::qc::QcOptions {
-            method: config.qc_method,
-            crop: true,
-            tensor_shape: writer.tensor_shape(),
-        };
-        let image_root = config.root.clone();
-        let pixels = crate::pixels::process_images(
-            &image_root,
-            &mut harmonized.metadata,
-            &mut harmonized.findings,
-            &mut harmonized.exclusions,
-            &mut part,
-            &options,
-            adapter.modality_kind(),
-            config.jobs,
-        )?;
-        writer.finish_part(part)?;
-        report.push_str(&format!(
-            "pixels: {} ok, {} missing, {} unreadable; {} laterality_flipped, {} intensity_inverted ({:.1}s)\n",
-            pixels.ok,
-            pixels.missing,
-            pixels.error,
-            pixels.laterality_flipped,
-            pixels.intensity_inverted,
-            pixels.decode_ms as f64 / 1000.0
-        ));
-        pixels.decode_ms
+        let mut harmonized = adapter.harmonize(&config.root, &options)?;
+        timings.insert("harmonize", t0.elapsed().as_millis() as u64);
+        if let Some(seed) = config.split_seed {
+            assign_split(&mut harmonized, seed, config.test_fraction);
+        }
+        if !config.metadata_only {
+            let t = Instant::now();
+            let mut part = writer.part_writer(crate::lake::Table::Images, name)?;
+            let options = crate::qc::QcOptions {
+                method: config.qc_method,
+                crop: true,
+                tensor_shape: writer.tensor_shape(),
+            };
+            let pixels = crate::pixels::process_images(
+                &config.root,
+                &mut harmonized.metadata,
+                &mut harmonized.findings,
+                &mut harmonized.exclusions,
+                &mut part,
+                &options,
+                adapter.modality_kind(),
+                config.jobs,
+            )?;
+            writer.finish_part(part)?;
+            report.push_str(&format!(
+                "pixels: {} ok, {} missing, {} unreadable; {} laterality_flipped, {} intensity_inverted ({:.1}s)\n",
+                pixels.ok,
+                pixels.missing,
+                pixels.error,
+                pixels.laterality_flipped,
+                pixels.intensity_inverted,
+                pixels.decode_ms as f64 / 1000.0
+            ));
+            timings.insert("pixels", t.elapsed().as_millis() as u64);
+        }
+        let t = Instant::now();
+        let mut tally = Tally::default();
+        tally.add(&harmonized);
+        writer.write_rows(name, &harmonized.metadata)?;
+        writer.write_rows(name, &harmonized.findings)?;
+        writer.write_rows(name, &harmonized.exclusions)?;
+        timings.insert("write", t.elapsed().as_millis() as u64);
+        (tally, harmonized)
     };
-    report.push_str(&describe(&harmonized));
-    writer.write_rows(name, &harmonized.metadata)?;
-    writer.write_rows(name, &harmonized.findings)?;
-    writer.write_rows(name, &harmonized.exclusions)?;
+    report.insert_str(
+        report.find('\n').map_or(0, |i| i + 1),
+        &format!("{}\n", rest.funnel),
+    );
+    report.push_str(&describe(&tally, &rest));
+    if tally.metadata == 0 && tally.findings == 0 {
+        return Err(Error::Other(format!(
+            "nothing could be ingested from {}: every record was excluded\n{report}",
+            config.root.display()
+        )));
+    }
+    let fingerprint = fingerprint(&config.root, &rest.record_files);
+    let counts = tally.counts();
     let manifest = writer.commit_with(|run| {
         run.finished_at = now_rfc3339();
-        run.timings_ms.insert("harmonize".into(), harmonize_ms);
-        run.timings_ms.insert("pixels".into(), pixel_ms);
-        run.timings_ms.insert(
-            "write".into(),
-            (t1.elapsed().as_millis() as u64).saturating_sub(pixel_ms),
-        );
+        run.input_fingerprint = Some(fingerprint.clone());
+        run.rows = counts
+            .iter()
+            .map(|(t, n)| (t.to_string(), *n as u64))
+            .collect();
+        run.timings_ms = timings.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     })?;
     report.push_str(&format!(
         "wrote {} (commit {}, {:.1}s)\n",
@@ -194,56 +210,246 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
     })
 }
 
+/// The counts a person wants after an ingest, gathered as rows go past.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub metadata: usize,
+    pub findings: usize,
+    /// Exclusions by level.
+    pub levels: BTreeMap<String, usize>,
+    /// Record exclusions by reason.
+    pub reasons: BTreeMap<String, usize>,
+    /// Metadata rows by `image_status`.
+    pub statuses: BTreeMap<String, usize>,
+    /// Per patient (a 64-bit key): seen in train / test by `source_split`
+    /// (bits 0, 1) and by `split` (bits 2, 3).
+    patients: HashMap<u64, u8>,
+}
+
+impl Tally {
+    /// Counts a chunk of rows.
+    pub fn add(&mut self, h: &Harmonized) {
+        self.metadata += h.metadata.len();
+        self.findings += h.findings.len();
+        for e in &h.exclusions {
+            *self.levels.entry(e.level.clone()).or_default() += 1;
+            if e.level == "record" {
+                *self.reasons.entry(e.reason.clone()).or_default() += 1;
+            }
+        }
+        for m in &h.metadata {
+            *self.statuses.entry(m.image_status.clone()).or_default() += 1;
+            let sides = |split: &Option<String>, shift: u8| {
+                split.as_deref().map_or(0, |s| {
+                    (u8::from(s.contains("train")) | u8::from(s.contains("test")) << 1) << shift
+                })
+            };
+            let bits = sides(&m.source_split, 0) | sides(&m.split, 2);
+            if bits != 0 {
+                *self.patients.entry(key(&m.patient_id)).or_default() |= bits;
+            }
+        }
+    }
+
+    /// Patients present in both train and test: (by source_split, by split).
+    pub fn leakage(&self) -> (usize, usize) {
+        let both = |mask: u8| self.patients.values().filter(|b| *b & mask == mask).count();
+        (both(0b0011), both(0b1100))
+    }
+
+    /// Rows per table.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        BTreeMap::from([
+            ("metadata", self.metadata),
+            ("findings", self.findings),
+            ("exclusions", self.levels.values().sum()),
+        ])
+    }
+}
+
+/// A dry run's sink: counts, keeps nothing.
+impl RowSink for Tally {
+    fn rows(&mut self, chunk: &mut Harmonized) -> Result<()> {
+        self.add(chunk);
+        chunk.metadata.clear();
+        chunk.findings.clear();
+        chunk.exclusions.clear();
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        *self = Tally::default();
+        Ok(())
+    }
+}
+
+fn key(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// Rows gathered before they go to the writer thread as one batch per table.
+const SINK_ROWS: usize = 32 * 1024;
+
+/// The three part writers of a streaming ingest, fed by a thread of their
+/// own so that Parquet encoding overlaps reading and harmonizing.
+type PartWriters = [PartWriter; 3];
+
+/// The writer thread: its queue and its handle.
+type Worker = (
+    std::sync::mpsc::SyncSender<Harmonized>,
+    std::thread::JoinHandle<(PartWriters, Result<()>)>,
+);
+
+/// Streams harmonized rows into the lake: counts them, gathers them into
+/// batches, and hands the batches to a writer thread (a bounded queue, so
+/// memory stays flat).
+struct LakeSink<'w> {
+    writer: &'w mut LakeWriter,
+    dataset: &'static str,
+    tally: Tally,
+    buffer: Harmonized,
+    worker: Option<Worker>,
+}
+
+impl<'w> LakeSink<'w> {
+    fn start(writer: &'w mut LakeWriter, dataset: &'static str) -> Result<LakeSink<'w>> {
+        let mut sink = LakeSink {
+            writer,
+            dataset,
+            tally: Tally::default(),
+            buffer: Harmonized::default(),
+            worker: None,
+        };
+        sink.spawn()?;
+        Ok(sink)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        use crate::lake::Table;
+        let mut parts = [
+            self.writer.part_writer(Table::Metadata, self.dataset)?,
+            self.writer.part_writer(Table::Findings, self.dataset)?,
+            self.writer.part_writer(Table::Exclusions, self.dataset)?,
+        ];
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Harmonized>(2);
+        let handle = std::thread::spawn(move || {
+            let write = || -> Result<()> {
+                for chunk in rx {
+                    parts[0].write_rows(&chunk.metadata)?;
+                    parts[1].write_rows(&chunk.findings)?;
+                    parts[2].write_rows(&chunk.exclusions)?;
+                }
+                Ok(())
+            };
+            let result = write();
+            (parts, result)
+        });
+        self.worker = Some((tx, handle));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let chunk = std::mem::take(&mut self.buffer);
+        let Some((tx, _)) = &self.worker else {
+            return Ok(());
+        };
+        if tx.send(chunk).is_err() {
+            // The writer thread stopped on an error: `join` reports it.
+            return self.join().map(|_| ());
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<Option<PartWriters>> {
+        let Some((tx, handle)) = self.worker.take() else {
+            return Ok(None);
+        };
+        drop(tx);
+        let (parts, result) = handle
+            .join()
+            .map_err(|_| Error::Other("the lake writer thread panicked".into()))?;
+        match result {
+            Ok(()) => Ok(Some(parts)),
+            Err(e) => {
+                parts.into_iter().for_each(PartWriter::discard);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes what is left and hands the files to the commit (`keep`), or
+    /// drops them.
+    fn finish(mut self, keep: bool) -> Result<Tally> {
+        if keep {
+            self.flush()?;
+        }
+        if let Some(parts) = self.join()? {
+            for part in parts {
+                if keep {
+                    self.writer.finish_part(part)?;
+                } else {
+                    part.discard();
+                }
+            }
+        }
+        Ok(self.tally)
+    }
+}
+
+impl RowSink for LakeSink<'_> {
+    fn rows(&mut self, chunk: &mut Harmonized) -> Result<()> {
+        self.tally.add(chunk);
+        self.buffer.rows(chunk)?;
+        let b = &self.buffer;
+        if b.metadata.len() + b.findings.len() + b.exclusions.len() >= SINK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        if let Some(parts) = self.join()? {
+            parts.into_iter().for_each(PartWriter::discard);
+        }
+        self.tally = Tally::default();
+        self.buffer = Harmonized::default();
+        self.spawn()
+    }
+}
+
 /// The counts a person wants after an ingest.
-fn describe(h: &Harmonized) -> String {
+fn describe(t: &Tally, h: &Harmonized) -> String {
     let mut s = String::new();
-    let by_level = |level: &str| h.exclusions.iter().filter(|e| e.level == level).count();
+    let level = |l: &str| t.levels.get(l).copied().unwrap_or(0);
     s.push_str(&format!(
         "rows: metadata {}, findings {}, exclusions {} (record {}, image {}, value {})\n",
-        h.metadata.len(),
-        h.findings.len(),
-        h.exclusions.len(),
-        by_level("record"),
-        by_level("image"),
-        by_level("value")
+        t.metadata,
+        t.findings,
+        t.levels.values().sum::<usize>(),
+        level("record"),
+        level("image"),
+        level("value")
     ));
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in h.exclusions.iter().filter(|e| e.level == "record") {
-        *reasons.entry(e.reason.as_str()).or_default() += 1;
-    }
-    if !reasons.is_empty() {
-        s.push_str(&format!(
-            "records excluded: {}\n",
-            reasons
-                .iter()
-                .map(|(r, n)| format!("{r} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+    let list = |m: &BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !t.reasons.is_empty() {
+        s.push_str(&format!("records excluded: {}\n", list(&t.reasons)));
     }
     if !h.nulled_values.is_empty() {
         s.push_str(&format!(
             "values set to null (invalid_value exclusions): {}\n",
-            h.nulled_values
-                .iter()
-                .map(|(c, n)| format!("{c} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(&h.nulled_values)
         ));
     }
-    let mut statuses: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in &h.metadata {
-        *statuses.entry(m.image_status.as_str()).or_default() += 1;
-    }
-    s.push_str(&format!(
-        "images: {}\n",
-        statuses
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    let leak = leakage(h);
+    s.push_str(&format!("images: {}\n", list(&t.statuses)));
+    let leak = t.leakage();
     s.push_str(&format!(
         "leakage: {} patients in both train and test by the dataset's own split (source_split); {} by split\n",
         leak.0, leak.1
@@ -252,25 +458,6 @@ fn describe(h: &Harmonized) -> String {
         s.push_str(&format!("warning: {w}\n"));
     }
     s
-}
-
-/// Patients present in both train and test: (by source_split, by split).
-pub fn leakage(h: &Harmonized) -> (usize, usize) {
-    let count = |pick: &dyn Fn(&crate::record::MetadataRow) -> Option<&str>| {
-        let mut sides: HashMap<&str, (bool, bool)> = HashMap::new();
-        for m in &h.metadata {
-            if let Some(s) = pick(m) {
-                let e = sides.entry(m.patient_id.as_str()).or_default();
-                e.0 |= s.contains("train");
-                e.1 |= s.contains("test");
-            }
-        }
-        sides.values().filter(|(a, b)| *a && *b).count()
-    };
-    (
-        count(&|m| m.source_split.as_deref()),
-        count(&|m| m.split.as_deref()),
-    )
 }
 
 /// A patient-grouped split, stratified by each patient's most severe

@@ -162,3 +162,85 @@ fn vindr_mammo_selection_matches_truth() {
 fn tompei_cmmd_selection_matches_truth() {
     selection_matches_truth("tompei-cmmd", 30, 14);
 }
+
+/// CBIS-DDSM names crop and ROI mask inconsistently (datasets.md §1.2):
+/// the adapter tells them apart by content (the mask has the full image's
+/// size). Swapping the two files of every two-file series on disk must swap
+/// nothing in the lake: roi_path still points at the full-size file.
+#[test]
+fn cbis_crop_and_mask_are_told_apart_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("cbis");
+    synth("cbis-ddsm", &tree, 12, 5);
+    let mut swapped = 0;
+    let mut stack = vec![tree.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+        let (a, b) = (d.join("1-1.dcm"), d.join("1-2.dcm"));
+        if a.is_file() && b.is_file() {
+            let tmp = d.join("swap.tmp");
+            std::fs::rename(&a, &tmp).unwrap();
+            std::fs::rename(&b, &a).unwrap();
+            std::fs::rename(&tmp, &b).unwrap();
+            swapped += 1;
+        }
+    }
+    assert!(
+        swapped > 0,
+        "the synthetic tree has two-file crop/mask series"
+    );
+    let lake = dir.path().join("lake");
+    let o = mcq(
+        &lake,
+        &[
+            "ingest",
+            "cbis-ddsm",
+            tree.to_str().unwrap(),
+            "--metadata-only",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("the file the CSV names as the crop is the ROI mask"),
+        "{}",
+        stdout(&o)
+    );
+    let rows = csv(
+        &lake,
+        "SELECT m.raw_path, f.crop_path, f.roi_path FROM findings f JOIN metadata m \
+         ON f.dataset = m.dataset AND f.image_id = m.image_id WHERE f.roi_path LIKE '%.dcm'",
+    );
+    // Sizes from the headers; the generator's deliberately broken files
+    // (truncated, not DICOM) have none.
+    let size = |p: &str| {
+        let o = dicom_object::OpenFileOptions::new()
+            .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+            .open_file(tree.join(p))
+            .ok()?;
+        let n = |t| o.element(t).ok()?.to_int::<u32>().ok();
+        Some((
+            n(dicom_dictionary_std::tags::ROWS)?,
+            n(dicom_dictionary_std::tags::COLUMNS)?,
+        ))
+    };
+    let mut checked = 0;
+    for line in rows.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(full), Some(_), Some(_)) = (size(f[0]), size(f[1]), size(f[2])) else {
+            continue;
+        };
+        assert_eq!(size(f[2]), Some(full), "mask {} has the full size", f[2]);
+        assert_ne!(size(f[1]), Some(full), "crop {} is smaller", f[1]);
+        checked += 1;
+    }
+    // Findings of dropped breasts and of broken full images are not checked.
+    assert!(
+        checked * 2 > swapped,
+        "{checked} findings checked, {swapped} series swapped"
+    );
+}

@@ -363,6 +363,22 @@ fn parse_subset(
     Ok(records)
 }
 
+/// True when the files named as crop and ROI mask hold the other one: the
+/// mask has the full mammogram's size, the crop is smaller (CBIS-DDSM's
+/// file numbering of crop and mask is inconsistent, so the content decides,
+/// from DICOM headers only). Unknown sizes keep the CSV's roles.
+fn mask_is_crop(root: &Path, full: Option<&str>, crop: &str, roi: &str) -> bool {
+    let size = |path: &str| {
+        crate::dicom::read_header(&root.join(path))
+            .ok()
+            .and_then(|h| h.rows.zip(h.columns))
+    };
+    let (Some(full), Some(crop), Some(roi)) = (full.and_then(size), size(crop), size(roi)) else {
+        return false;
+    };
+    crop == full && roi != full
+}
+
 /// CSV paths carry a trailing LF in one column and may use backslashes.
 fn clean_path(raw: &str) -> String {
     raw.trim().replace('\\', "/")
@@ -381,7 +397,23 @@ fn build_rows(
     for r in &kept {
         images.entry(r.image_id()).or_default().push(r);
     }
+    let mut swapped = 0;
     for r in &kept {
+        let (crop_path, roi_path) = {
+            let crop = tree.resolve(root, &r.crop_path);
+            let roi = tree.resolve(root, &r.roi_path);
+            let full = tree.resolve(root, &r.image_path);
+            match (crop, roi) {
+                (Some(crop), Some(roi)) if mask_is_crop(root, full.as_deref(), &crop, &roi) => {
+                    swapped += 1;
+                    (Some(roi), Some(crop))
+                }
+                (crop, roi) => (
+                    crop.or_else(|| Some(r.crop_path.clone())),
+                    roi.or_else(|| Some(r.roi_path.clone())),
+                ),
+            }
+        };
         out.findings.push(FindingRow {
             image_id: r.image_id(),
             exam_id: r.breast(),
@@ -423,16 +455,18 @@ fn build_rows(
             } else {
                 vec![]
             },
-            roi_path: tree
-                .resolve(root, &r.roi_path)
-                .or_else(|| Some(r.roi_path.clone())),
-            crop_path: tree
-                .resolve(root, &r.crop_path)
-                .or_else(|| Some(r.crop_path.clone())),
+            roi_path,
+            crop_path,
             source_file: r.file.clone(),
             source_row: r.row,
             ..Default::default()
         });
+    }
+    if swapped > 0 {
+        out.warnings.push(format!(
+            "{swapped} abnormalities: the file the CSV names as the crop is the ROI mask (it has the \
+             full mammogram's size) and the other way round; crop_path and roi_path follow the content"
+        ));
     }
     for (image_id, records) in images {
         let first = records[0];

@@ -52,6 +52,33 @@ pub struct Harmonized {
     pub record_files: Vec<(String, usize)>,
 }
 
+/// Receives a streaming adapter's rows, chunk by chunk (each chunk holds
+/// whole patients, so breast-level rules and leakage stay exact).
+pub trait RowSink {
+    /// Takes the chunk's `metadata`, `findings` and `exclusions`, leaving
+    /// those vectors empty.
+    fn rows(&mut self, chunk: &mut Harmonized) -> Result<()>;
+    /// Forgets every row received so far: the adapter starts over.
+    fn restart(&mut self) -> Result<()>;
+}
+
+/// Keeping every row: a streaming adapter's whole output in memory.
+impl RowSink for Harmonized {
+    fn rows(&mut self, chunk: &mut Harmonized) -> Result<()> {
+        self.metadata.append(&mut chunk.metadata);
+        self.findings.append(&mut chunk.findings);
+        self.exclusions.append(&mut chunk.exclusions);
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        self.metadata.clear();
+        self.findings.clear();
+        self.exclusions.clear();
+        Ok(())
+    }
+}
+
 /// Where a raw record sits: for exclusions and nulled values.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordAt<'a> {
@@ -214,6 +241,20 @@ pub trait Adapter: Sync {
     }
     /// Reads the dataset under `root` into unified rows.
     fn harmonize(&self, root: &Path, options: &AdapterOptions) -> Result<Harmonized>;
+    /// Reads the dataset and hands its rows to `sink` in chunks, so that
+    /// memory need not grow with the dataset; returns everything else (the
+    /// funnel, counts, warnings, files read) with empty row vectors.
+    /// _Default:_ `harmonize`, handed over as one chunk.
+    fn harmonize_stream(
+        &self,
+        root: &Path,
+        options: &AdapterOptions,
+        sink: &mut dyn RowSink,
+    ) -> Result<Harmonized> {
+        let mut all = self.harmonize(root, options)?;
+        sink.rows(&mut all)?;
+        Ok(all)
+    }
 }
 
 /// Every dataset mcq can ingest: one line per adapter.

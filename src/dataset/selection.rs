@@ -163,7 +163,7 @@ pub fn select(
                 }
             }
         });
-        funnel.steps.push(FunnelStep {
+        funnel.add(FunnelStep {
             stage: stage.to_string(),
             rule,
             records_in,
@@ -239,6 +239,8 @@ pub struct Funnel {
 
 impl Funnel {
     /// Counts records an adapter dropped itself (record-level rules).
+    /// Steps of the same stage and rule add up, so a streaming adapter can
+    /// count chunk by chunk.
     pub fn record_step(
         &mut self,
         stage: &str,
@@ -247,13 +249,28 @@ impl Funnel {
         dropped: usize,
         breasts: usize,
     ) {
-        self.steps.push(FunnelStep {
+        self.add(FunnelStep {
             stage: stage.to_string(),
             rule,
             records_in,
             records_dropped: dropped,
             breasts_dropped: breasts,
         });
+    }
+
+    fn add(&mut self, step: FunnelStep) {
+        match self
+            .steps
+            .iter_mut()
+            .find(|s| s.stage == step.stage && s.rule == step.rule)
+        {
+            Some(s) => {
+                s.records_in += step.records_in;
+                s.records_dropped += step.records_dropped;
+                s.breasts_dropped += step.breasts_dropped;
+            }
+            None => self.steps.push(step),
+        }
     }
 
     pub fn records_dropped(&self) -> usize {

@@ -75,12 +75,13 @@ pub struct RawTable {
     pub rows: Vec<RawRow>,
 }
 
-/// One data row of a metadata table.
+/// One data row of a metadata table: its cells in one buffer (one
+/// allocation per row, not per cell).
 #[derive(Debug, Clone)]
 pub struct RawRow {
     /// 1-based data row (header rows not counted).
     pub number: i64,
-    pub cells: Vec<String>,
+    pub cells: csv::StringRecord,
 }
 
 impl RawRow {
@@ -90,46 +91,135 @@ impl RawRow {
     }
 }
 
-impl RawTable {
-    /// Reads a CSV file: BOM, CRLF, LF inside quoted fields and short rows
-    /// are tolerated; the header is the first record.
-    pub fn read_csv(root: &Path, path: &Path) -> Result<RawTable> {
-        let bytes = std::fs::read(path).map_err(Error::io("cannot read", path))?;
-        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+/// A CSV metadata file read one data row at a time, in constant memory:
+/// a reader thread parses ahead (so parsing overlaps the caller's work) and
+/// hands over rows in small batches. BOM, CRLF, LF inside quoted fields and
+/// short rows are tolerated; the header is the first record; rows of blanks
+/// are not records (as in pandas).
+pub struct CsvRows {
+    /// The file, relative to ROOT.
+    pub file: String,
+    pub headers: Vec<String>,
+    batches: std::sync::mpsc::Receiver<Result<Vec<RawRow>>>,
+    current: std::vec::IntoIter<RawRow>,
+}
+
+/// Rows per batch handed over by a reader thread.
+const BATCH_ROWS: usize = 2048;
+
+impl CsvRows {
+    /// Opens a CSV file, reads its header and starts parsing the rest.
+    pub fn open(root: &Path, path: &Path) -> Result<CsvRows> {
+        use std::io::{BufRead, BufReader};
+        let file = relative(root, path);
+        let handle = std::fs::File::open(path).map_err(Error::io("cannot read", path))?;
+        let mut buffered = BufReader::with_capacity(1 << 20, handle);
+        let head = buffered
+            .fill_buf()
+            .map_err(Error::io("cannot read", path))?;
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            buffered.consume(3);
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(text);
-        let mut records = reader.byte_records();
-        let file = relative(root, path);
-        let headers = match records.next() {
-            Some(Ok(r)) => r
+            .buffer_capacity(1 << 20)
+            .from_reader(buffered);
+        let mut record = csv::ByteRecord::new();
+        let headers = match reader.read_byte_record(&mut record) {
+            Ok(true) => record
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).trim().to_string())
                 .collect(),
-            Some(Err(e)) => {
+            Ok(false) => return Err(Error::Other(format!("{file}: the file is empty"))),
+            Err(e) => {
                 return Err(Error::Other(format!("{file}: cannot read the header: {e}")));
             }
-            None => return Err(Error::Other(format!("{file}: the file is empty"))),
         };
-        let mut rows = Vec::new();
-        for (i, record) in records.enumerate() {
-            let record =
-                record.map_err(|e| Error::Other(format!("{file}: data row {}: {e}", i + 1)))?;
-            if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-                continue;
+        let (tx, batches) = std::sync::mpsc::sync_channel(4);
+        let name = file.clone();
+        std::thread::spawn(move || {
+            let mut index = 0i64;
+            let mut batch = Vec::with_capacity(BATCH_ROWS);
+            loop {
+                let more = match reader.read_byte_record(&mut record) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Other(format!(
+                            "{name}: data row {}: {e}",
+                            index + 1
+                        ))));
+                        return;
+                    }
+                };
+                if !more {
+                    break;
+                }
+                index += 1;
+                if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                    continue;
+                }
+                let cells = match csv::StringRecord::from_byte_record(record.clone()) {
+                    Ok(cells) => cells,
+                    Err(_) => record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect(),
+                };
+                batch.push(RawRow {
+                    number: index,
+                    cells,
+                });
+                if batch.len() == BATCH_ROWS {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                    if tx.send(Ok(full)).is_err() {
+                        return; // the reader was dropped
+                    }
+                }
             }
-            rows.push(RawRow {
-                number: i as i64 + 1,
-                cells: record
-                    .iter()
-                    .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect(),
-            });
-        }
-        Ok(RawTable {
+            if !batch.is_empty() {
+                let _ = tx.send(Ok(batch));
+            }
+        });
+        Ok(CsvRows {
             file,
             headers,
+            batches,
+            current: Vec::new().into_iter(),
+        })
+    }
+
+    /// The next data row, or `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<RawRow>> {
+        loop {
+            if let Some(row) = self.current.next() {
+                return Ok(Some(row));
+            }
+            match self.batches.recv() {
+                Ok(batch) => self.current = batch?.into_iter(),
+                Err(_) => return Ok(None), // the thread is done
+            }
+        }
+    }
+
+    /// The index of a column, by any of its known header spellings (see
+    /// [`RawTable::column`]).
+    pub fn column(&self, names: &[&str]) -> Result<usize> {
+        column_index(&self.file, &self.headers, names)
+    }
+}
+
+impl RawTable {
+    /// Reads a whole CSV file (see [`CsvRows`] for what is tolerated).
+    pub fn read_csv(root: &Path, path: &Path) -> Result<RawTable> {
+        let mut reader = CsvRows::open(root, path)?;
+        let mut rows = Vec::new();
+        while let Some(row) = reader.next_row()? {
+            rows.push(row);
+        }
+        Ok(RawTable {
+            file: reader.file,
+            headers: reader.headers,
             rows,
         })
     }
@@ -186,7 +276,7 @@ impl RawTable {
         }
         let mut rows = Vec::new();
         for (i, row) in all.enumerate() {
-            let cells: Vec<String> = row.iter().map(cell_text).collect();
+            let cells: csv::StringRecord = row.iter().map(cell_text).collect();
             if cells.iter().all(|c| c.trim().is_empty()) {
                 continue;
             }
@@ -206,26 +296,29 @@ impl RawTable {
     /// (compared trimmed and case-insensitively). A missing column is an
     /// error naming the file, the expected names and the headers found.
     pub fn column(&self, names: &[&str]) -> Result<usize> {
-        self.headers
-            .iter()
-            .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "{}: no column {} (found: {})",
-                    self.file,
-                    names
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    self.headers
-                        .iter()
-                        .map(|h| format!("`{h}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
+        column_index(&self.file, &self.headers, names)
     }
+}
+
+fn column_index(file: &str, headers: &[String], names: &[&str]) -> Result<usize> {
+    headers
+        .iter()
+        .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "{file}: no column {} (found: {})",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                headers
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
 }
 
 /// A cell's text: integers without `.0`, empty for empty cells.

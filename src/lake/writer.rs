@@ -190,6 +190,18 @@ impl PartWriter {
         Ok(())
     }
 
+    /// Drops everything written so far (its temporary files are deleted).
+    pub fn discard(mut self) {
+        let open = self
+            .current
+            .take()
+            .map(|(_, name, _)| self.tmp_dir.join(name));
+        let files = self.done.drain(..).map(|f| f.tmp_path).chain(open);
+        for path in files {
+            let _ = fs::remove_file(path);
+        }
+    }
+
     fn finish(mut self) -> Result<Vec<StagedFile>> {
         self.close_file()?;
         Ok(self.done)
