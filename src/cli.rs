@@ -44,6 +44,9 @@ pub enum Command {
     Check,
     /// Write a synthetic raw tree in a dataset's real on-disk format, with ground truth in <OUT>.truth.csv
     Synth(SynthArgs),
+    /// Export the lake's tensors as image files
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
     #[command(external_subcommand)]
     Sql(Vec<String>),
@@ -177,6 +180,50 @@ pub struct QueryArgs {
     pub max_rows: usize,
     /// The SQL statement
     pub sql: String,
+}
+
+/// `mcq export` formats.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One grayscale PNG per image: OUT/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png, plus
+    /// OUT/metadata.csv (each PNG's path and metadata)
+    Png(ExportPngArgs),
+}
+
+/// Options of `mcq export png`.
+#[derive(Debug, Args)]
+pub struct ExportPngArgs {
+    /// Output folder (created if need be; must not hold a metadata.csv already)
+    pub out: PathBuf,
+    /// SQL predicate over the metadata columns and the image QC columns, e.g.
+    /// "dataset = 'cmmd' AND diagnosis = 'Malignant'"
+    #[arg(long = "where", value_name = "PREDICATE")]
+    pub predicate: Option<String>,
+    /// Bits per pixel: 16 (the tensor's values) or 8 (value >> 8)
+    #[arg(long, default_value_t = 16, value_parser = parse_bits)]
+    pub bits: u8,
+}
+
+fn parse_bits(s: &str) -> Result<u8, String> {
+    match s {
+        "8" => Ok(8),
+        "16" => Ok(16),
+        _ => Err(format!("`{s}` is not 8 or 16")),
+    }
+}
+
+impl ExportPngArgs {
+    fn into_config(self) -> crate::export::ExportConfig {
+        crate::export::ExportConfig {
+            out: self.out,
+            predicate: self.predicate,
+            bits: if self.bits == 8 {
+                crate::export::PngBits::Eight
+            } else {
+                crate::export::PngBits::Sixteen
+            },
+        }
+    }
 }
 
 /// Options of `mcq report`.
@@ -355,6 +402,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.bytes,
                 start.elapsed().as_secs_f64(),
                 summary.truth.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportCommand::Png(args)) => {
+            let config = args.into_config();
+            let rt = runtime()?;
+            let summary = rt.block_on(async {
+                let session = LakeSession::open(&lake).await?;
+                crate::export::export_png(&session, &config).await
+            })?;
+            eprintln!(
+                "wrote {} PNG files and {}",
+                summary.pngs,
+                summary.metadata_csv.display()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -78,6 +78,12 @@ pub enum Error {
     )]
     ReadOnly { statement: String },
 
+    /// A `--where` predicate that does not parse, plan or run.
+    #[error(
+        "the predicate --where \"{predicate}\" is not valid SQL over the lake's columns: {message}"
+    )]
+    Predicate { predicate: String, message: String },
+
     /// A usage error in a command's arguments (exit code 2).
     #[error("{0}")]
     Usage(String),

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod demo;
 pub mod dicom;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod lake;
 pub mod pixels;
