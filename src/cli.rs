@@ -47,6 +47,9 @@ pub enum Command {
     /// Export the lake's tensors as image files
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Lake maintenance
+    #[command(subcommand)]
+    Lake(LakeCommand),
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
     #[command(external_subcommand)]
     Sql(Vec<String>),
@@ -100,6 +103,10 @@ pub struct IngestArgs {
     /// Worker threads for decoding and QC [default: the number of cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Ingest only shard K of N of the dataset's patients (1 <= K <= N), into a shard lake
+    /// for `mcq lake merge`; patients go to shards by a hash of their id
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::lake::Shard>,
     /// Chest-wall and polarity detector: component (largest tissue component) or
     /// edge-window (the published n = 25 edge-window rule, kept as a baseline)
     #[arg(long, value_enum, default_value = "component")]
@@ -111,6 +118,10 @@ pub struct IngestArgs {
 pub enum QcMethodArg {
     Component,
     EdgeWindow,
+}
+
+fn parse_shard(s: &str) -> Result<crate::lake::Shard, String> {
+    s.parse().map_err(|e: Error| e.to_string())
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -162,6 +173,7 @@ impl IngestArgs {
                 QcMethodArg::Component => crate::qc::LateralityMethod::Component,
                 QcMethodArg::EdgeWindow => crate::qc::LateralityMethod::EdgeWindow,
             },
+            shard: self.shard,
         })
     }
 }
@@ -180,6 +192,24 @@ pub struct QueryArgs {
     pub max_rows: usize,
     /// The SQL statement
     pub sql: String,
+}
+
+/// `mcq lake` commands.
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Commit the union of shard lakes (from `mcq ingest --shard K/N`) into OUT, a new or
+    /// existing lake; each merged dataset's partition is replaced
+    Merge(MergeArgs),
+}
+
+/// Options of `mcq lake merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The lake to write (created if need be)
+    pub out: PathBuf,
+    /// The shard lakes: all N shards of each dataset
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
 }
 
 /// `mcq export` formats.
@@ -416,6 +446,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "wrote {} PNG files and {}",
                 summary.pngs,
                 summary.metadata_csv.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lake(LakeCommand::Merge(args)) => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let summary = crate::lake::merge::merge(&args.out, &args.shards, &command)?;
+            for (dataset, (shards, rows)) in &summary.datasets {
+                println!(
+                    "{dataset}: merged {shards} shards: {}",
+                    rows.iter()
+                        .map(|(table, n)| format!("{table} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            println!(
+                "wrote {} (commit {})",
+                args.out.display(),
+                summary.commit_id
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -84,6 +84,10 @@ pub enum Error {
     )]
     Predicate { predicate: String, message: String },
 
+    /// Shard lakes that do not add up to one ingest (`mcq lake merge`).
+    #[error("cannot merge: {0}")]
+    Merge(String),
+
     /// A usage error in a command's arguments (exit code 2).
     #[error("{0}")]
     Usage(String),

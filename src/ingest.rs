@@ -37,6 +37,8 @@ pub struct IngestConfig {
     pub jobs: usize,
     /// The chest-wall / polarity detector.
     pub qc_method: crate::qc::LateralityMethod,
+    /// Ingest only this shard of the dataset's patients (`--shard K/N`).
+    pub shard: Option<crate::lake::Shard>,
 }
 
 /// What an ingest did.
@@ -68,6 +70,14 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
     if let Some(seed) = config.split_seed {
         assign_split(&mut harmonized, seed, config.test_fraction);
     }
+    let had_rows = !(harmonized.metadata.is_empty() && harmonized.findings.is_empty());
+    let shard_line = config.shard.map(|shard| {
+        let kept = crate::shard::keep_shard(&mut harmonized, shard);
+        format!(
+            "shard {shard}: {} of {} patients\n",
+            kept.patients_kept, kept.patients
+        )
+    });
     let policy = adapter.default_policy().with_extra(&config.extra_policy);
     let mut report = String::new();
     report.push_str(&format!(
@@ -81,6 +91,7 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
             .join(" → ")
     ));
     report.push_str(&format!("{}\n", harmonized.funnel));
+    report.push_str(shard_line.as_deref().unwrap_or_default());
     let counts = BTreeMap::from([
         ("metadata", harmonized.metadata.len()),
         ("findings", harmonized.findings.len()),
@@ -95,7 +106,7 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
             report,
         });
     }
-    if harmonized.metadata.is_empty() && harmonized.findings.is_empty() {
+    if !had_rows {
         return Err(Error::Other(format!(
             "nothing could be ingested from {}: every record was excluded\n{report}",
             config.root.display()
@@ -133,6 +144,8 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
             timings_ms: BTreeMap::new(),
             rows,
             synthetic: config.synthetic,
+            shard: config.shard,
+            merged_shards: None,
         },
     });
     let name = adapter.name();

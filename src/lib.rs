@@ -19,6 +19,7 @@ pub mod pixels;
 pub mod qc;
 pub mod query;
 pub mod record;
+pub mod shard;
 pub mod synth;
 
 pub use error::{Error, Result};
