@@ -192,6 +192,20 @@ fn merge_refuses_shards_that_do_not_add_up() {
     refused(&[&single], "is not a shard lake");
     refused(&[s1, s2, s3, &single], "is not a shard lake");
 
+    // A shard file changed after its commit (same size, other bytes).
+    let tampered = dir.path().join("tampered");
+    copy_dir(s3, &tampered);
+    let entry = &manifest(&tampered).tables["metadata"][0];
+    let file = tampered.join(&entry.path);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    refused(
+        &[s1, s2, &tampered],
+        "does not match its manifest (SHA-256)",
+    );
+
     // A usage error: K outside 1..=N.
     for bad in ["0/3", "4/3", "x"] {
         let o = mcq(
@@ -206,6 +220,19 @@ fn merge_refuses_shards_that_do_not_add_up() {
     // The complete set merges.
     let o = merge(&out, &[s3, s1, s2]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }
 
 /// A shard lake written through the library, claiming `shard`.

@@ -15,6 +15,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::lake::manifest::{IngestRun, Shard};
@@ -62,6 +63,7 @@ pub fn merge(out: &Path, shards: &[PathBuf], command: &str) -> Result<MergeSumma
         lakes.push(Lake::open(path)?);
     }
     let parts = consistent_parts(&lakes)?;
+    verify_checksums(&parts)?;
     check_no_overlap(&parts)?;
     write_merged(out, &parts, command)
 }
@@ -176,6 +178,36 @@ fn consistent_parts(lakes: &[Lake]) -> Result<BTreeMap<String, Vec<Part<'_>>>> {
         }
     }
     Ok(parts)
+}
+
+/// Refuses a shard whose data files are not the ones its manifest describes
+/// (the cheap size check is `Lake::open`'s; this is the SHA-256).
+fn verify_checksums(parts: &BTreeMap<String, Vec<Part>>) -> Result<()> {
+    for (dataset, list) in parts {
+        for part in list {
+            for table in Table::ALL {
+                for entry in part.lake.manifest.files(table) {
+                    if &entry.dataset != dataset {
+                        continue;
+                    }
+                    let path = part.lake.layout.file(entry);
+                    let mut file = File::open(&path).map_err(Error::io("cannot open", &path))?;
+                    let mut hasher = Sha256::new();
+                    std::io::copy(&mut file, &mut hasher)
+                        .map_err(Error::io("cannot read", &path))?;
+                    if hex::encode(hasher.finalize()) != entry.sha256 {
+                        return Err(refuse(format!(
+                            "{} in shard {} of {dataset} does not match its manifest (SHA-256): run `mcq --lake {} check`",
+                            entry.path,
+                            part.shard,
+                            name(part.lake)
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads the batches of one data file, only `columns` when given.
