@@ -79,9 +79,7 @@ pub enum Error {
     ReadOnly { statement: String },
 
     /// A `--where` predicate that does not parse, plan or run.
-    #[error(
-        "the predicate --where \"{predicate}\" is not valid SQL over the lake's columns: {message}"
-    )]
+    #[error("cannot select images with --where \"{predicate}\": {message}")]
     Predicate { predicate: String, message: String },
 
     /// Shard lakes that do not add up to one ingest (`mcq lake merge`).

@@ -222,7 +222,9 @@ async fn plan(session: &LakeSession, config: &ExportConfig) -> Result<Plan> {
                     format!("{stem}_{n}.png")
                 };
                 let candidate = dir.join(name);
-                if !taken.contains(&candidate) && !config.out.join(&candidate).exists() {
+                // Any entry counts as taken, a dangling link included.
+                let on_disk = fs::symlink_metadata(config.out.join(&candidate)).is_ok();
+                if !taken.contains(&candidate) && !on_disk {
                     break candidate;
                 }
                 n += 1;
