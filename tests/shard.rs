@@ -116,8 +116,40 @@ fn three_shards_with_images_merge_into_the_single_ingest() {
         "{}",
         stdout(&o)
     );
-    assert!(!rows(&single, "images", "cmmd").is_empty());
     assert_same_content(&single, &merged, "cmmd", &shards);
+    // The pixel work was divided: each shard decoded only its own images.
+    let images = |lake: &Path| manifest(lake).row_count(mcq::lake::Table::Images);
+    let per_shard: Vec<u64> = shards.iter().map(|s| images(s)).collect();
+    assert!(images(&single) > 0);
+    assert!(
+        per_shard.iter().all(|&n| n > 0 && n < images(&single)),
+        "{per_shard:?}"
+    );
+    assert_eq!(per_shard.iter().sum::<u64>(), images(&single));
+}
+
+#[test]
+fn empty_shards_still_make_shard_lakes_that_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("cmmd");
+    synth("cmmd", &raw, 1, &["--no-images"]);
+    let shards = ingest_shards(dir.path(), "cmmd", &raw, &["--metadata-only"]);
+    let sizes: Vec<u64> = shards
+        .iter()
+        .map(|s| manifest(s).row_count(mcq::lake::Table::Metadata))
+        .collect();
+    assert_eq!(sizes.iter().filter(|&&n| n == 0).count(), 2, "{sizes:?}");
+    let merged = dir.path().join("merged");
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let o = merge(&merged, &refs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let single = dir.path().join("single");
+    ingest(&single, "cmmd", &raw, &["--metadata-only"]);
+    assert_eq!(
+        rows(&merged, "metadata", "cmmd"),
+        rows(&single, "metadata", "cmmd")
+    );
+    assert!(mcq(&merged, &["check"]).status.success());
 }
 
 #[test]
