@@ -43,6 +43,15 @@ fn ingest_shards(dir: &Path, dataset: &str, root: &Path, extra: &[&str]) -> Vec<
         .collect()
 }
 
+/// A synthetic CMMD (no images) of `patients` and its 3 metadata-only shard lakes.
+fn metadata_only_cmmd_shards(patients: usize) -> (tempfile::TempDir, PathBuf, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("cmmd");
+    synth("cmmd", &raw, patients, &["--no-images"]);
+    let shards = ingest_shards(dir.path(), "cmmd", &raw, &["--metadata-only"]);
+    (dir, raw, shards)
+}
+
 fn merge(out: &Path, shards: &[&Path]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mcq"));
     command.args(["lake", "merge"]).arg(out).args(shards);
@@ -130,10 +139,7 @@ fn three_shards_with_images_merge_into_the_single_ingest() {
 
 #[test]
 fn empty_shards_still_make_shard_lakes_that_merge() {
-    let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("cmmd");
-    synth("cmmd", &raw, 1, &["--no-images"]);
-    let shards = ingest_shards(dir.path(), "cmmd", &raw, &["--metadata-only"]);
+    let (dir, raw, shards) = metadata_only_cmmd_shards(1);
     let sizes: Vec<u64> = shards
         .iter()
         .map(|s| manifest(s).row_count(mcq::lake::Table::Metadata))
@@ -186,10 +192,7 @@ fn three_metadata_only_shards_merge_into_an_existing_lake() {
 
 #[test]
 fn merge_refuses_shards_that_do_not_add_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("cmmd");
-    synth("cmmd", &raw, 9, &["--no-images"]);
-    let shards = ingest_shards(dir.path(), "cmmd", &raw, &["--metadata-only"]);
+    let (dir, raw, shards) = metadata_only_cmmd_shards(9);
     let [s1, s2, s3] = [&shards[0], &shards[1], &shards[2]].map(PathBuf::as_path);
     let out = dir.path().join("out");
     let refused = |given: &[&Path], message: &str| {
