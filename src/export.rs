@@ -8,7 +8,7 @@
 //! row per PNG written. Identifiers come from the data, so every path
 //! component is sanitized and every folder is checked to lie under OUT.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -55,6 +55,9 @@ pub struct ExportSummary {
     pub pngs: usize,
     pub metadata_csv: PathBuf,
 }
+
+/// Up to this many selected images, the tensor scan filters on their ids.
+const MAX_LISTED_IMAGES: usize = 4096;
 
 /// The longest path component an export writes, in bytes.
 const MAX_COMPONENT: usize = 80;
@@ -333,11 +336,21 @@ pub async fn export_png(session: &LakeSession, config: &ExportConfig) -> Result<
 
     if !plan.pending.is_empty() {
         let datasets: Vec<_> = plan.datasets.iter().map(|d| lit(d.clone())).collect();
-        let mut stream = session
+        let mut images = session
             .ctx
             .table(Table::Images.name())
             .await?
-            .filter(col(DATASET_COLUMN).in_list(datasets, false))?
+            .filter(col(DATASET_COLUMN).in_list(datasets, false))?;
+        // A small selection also names its images, so the Parquet reader
+        // can skip the other tensors; a large one streams the datasets.
+        if plan.pending.len() <= MAX_LISTED_IMAGES {
+            let ids: BTreeSet<&str> = plan.pending.keys().map(|(_, id)| id.as_str()).collect();
+            images = images.filter(col("image_id").in_list(
+                ids.into_iter().map(|id| lit(id.to_string())).collect(),
+                false,
+            ))?;
+        }
+        let mut stream = images
             .select_columns(&[DATASET_COLUMN, "image_id", "tensor"])?
             .execute_stream()
             .await?;
