@@ -44,6 +44,12 @@ pub enum Command {
     Check,
     /// Write a synthetic raw tree in a dataset's real on-disk format, with ground truth in <OUT>.truth.csv
     Synth(SynthArgs),
+    /// Export the lake's tensors as image files
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Lake maintenance
+    #[command(subcommand)]
+    Lake(LakeCommand),
     /// `mcq "<SQL>"`: the same as `mcq query "<SQL>"`
     #[command(external_subcommand)]
     Sql(Vec<String>),
@@ -97,6 +103,10 @@ pub struct IngestArgs {
     /// Worker threads for decoding and QC [default: the number of cores]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Ingest only shard K of N of the dataset's patients (1 <= K <= N), into a shard lake
+    /// for `mcq lake merge`; patients go to shards by a hash of their id
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::lake::Shard>,
     /// Chest-wall and polarity detector: component (largest tissue component) or
     /// edge-window (the published n = 25 edge-window rule, kept as a baseline)
     #[arg(long, value_enum, default_value = "component")]
@@ -108,6 +118,10 @@ pub struct IngestArgs {
 pub enum QcMethodArg {
     Component,
     EdgeWindow,
+}
+
+fn parse_shard(s: &str) -> Result<crate::lake::Shard, String> {
+    s.parse().map_err(|e: Error| e.to_string())
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -159,6 +173,7 @@ impl IngestArgs {
                 QcMethodArg::Component => crate::qc::LateralityMethod::Component,
                 QcMethodArg::EdgeWindow => crate::qc::LateralityMethod::EdgeWindow,
             },
+            shard: self.shard,
         })
     }
 }
@@ -177,6 +192,68 @@ pub struct QueryArgs {
     pub max_rows: usize,
     /// The SQL statement
     pub sql: String,
+}
+
+/// `mcq lake` commands.
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Commit the union of shard lakes (from `mcq ingest --shard K/N`) into OUT, a new or
+    /// existing lake; each merged dataset's partition is replaced
+    Merge(MergeArgs),
+}
+
+/// Options of `mcq lake merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The lake to write (created if need be)
+    pub out: PathBuf,
+    /// The shard lakes: all N shards of each dataset
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+}
+
+/// `mcq export` formats.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One grayscale PNG per image: OUT/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png, plus
+    /// OUT/metadata.csv (each PNG's path and metadata)
+    Png(ExportPngArgs),
+}
+
+/// Options of `mcq export png`.
+#[derive(Debug, Args)]
+pub struct ExportPngArgs {
+    /// Output folder (created if need be; must not hold a metadata.csv already)
+    pub out: PathBuf,
+    /// SQL predicate over the metadata columns and the image QC columns, e.g.
+    /// "dataset = 'cmmd' AND diagnosis = 'Malignant'"
+    #[arg(long = "where", value_name = "PREDICATE")]
+    pub predicate: Option<String>,
+    /// Bits per pixel: 16 (the tensor's values) or 8 (value >> 8)
+    #[arg(long, default_value_t = 16, value_parser = parse_bits)]
+    pub bits: u8,
+}
+
+fn parse_bits(s: &str) -> Result<u8, String> {
+    match s {
+        "8" => Ok(8),
+        "16" => Ok(16),
+        _ => Err(format!("`{s}` is not 8 or 16")),
+    }
+}
+
+impl ExportPngArgs {
+    fn into_config(self) -> crate::export::ExportConfig {
+        crate::export::ExportConfig {
+            out: self.out,
+            predicate: self.predicate,
+            bits: if self.bits == 8 {
+                crate::export::PngBits::Eight
+            } else {
+                crate::export::PngBits::Sixteen
+            },
+        }
+    }
 }
 
 /// Options of `mcq report`.
@@ -355,6 +432,39 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.bytes,
                 start.elapsed().as_secs_f64(),
                 summary.truth.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportCommand::Png(args)) => {
+            let config = args.into_config();
+            let rt = runtime()?;
+            let summary = rt.block_on(async {
+                let session = LakeSession::open(&lake).await?;
+                crate::export::export_png(&session, &config).await
+            })?;
+            eprintln!(
+                "wrote {} PNG files and {}",
+                summary.pngs,
+                summary.metadata_csv.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lake(LakeCommand::Merge(args)) => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let summary = crate::lake::merge::merge(&args.out, &args.shards, &command)?;
+            for (dataset, (shards, rows)) in &summary.datasets {
+                println!(
+                    "{dataset}: merged {shards} shards: {}",
+                    rows.iter()
+                        .map(|(table, n)| format!("{table} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            println!(
+                "wrote {} (commit {})",
+                args.out.display(),
+                summary.commit_id
             );
             Ok(ExitCode::SUCCESS)
         }

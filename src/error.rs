@@ -78,6 +78,14 @@ pub enum Error {
     )]
     ReadOnly { statement: String },
 
+    /// A `--where` predicate that does not parse, plan or run.
+    #[error("cannot select images with --where \"{predicate}\": {message}")]
+    Predicate { predicate: String, message: String },
+
+    /// Shard lakes that do not add up to one ingest (`mcq lake merge`).
+    #[error("cannot merge: {0}")]
+    Merge(String),
+
     /// A usage error in a command's arguments (exit code 2).
     #[error("{0}")]
     Usage(String),

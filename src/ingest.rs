@@ -37,6 +37,8 @@ pub struct IngestConfig {
     pub jobs: usize,
     /// The chest-wall / polarity detector.
     pub qc_method: crate::qc::LateralityMethod,
+    /// Ingest only this shard of the dataset's patients (`--shard K/N`).
+    pub shard: Option<crate::lake::Shard>,
 }
 
 /// What an ingest did.
@@ -120,14 +122,18 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
             timings_ms: BTreeMap::new(),
             rows: BTreeMap::new(),
             synthetic: config.synthetic,
+            shard: config.shard,
+            merged_shards: None,
         },
     });
 
     let mut timings = BTreeMap::new();
+    let mut shard = config.shard.map(ShardTally::new);
     let (tally, rest) = if config.metadata_only && config.split_seed.is_none() {
-        let mut sink = LakeSink::start(&mut writer, name)?;
+        let mut sink = LakeSink::start(&mut writer, name, shard.take())?;
         let rest = adapter.harmonize_stream(&config.root, &options, &mut sink);
-        let tally = sink.finish(rest.is_ok())?;
+        let (tally, sharded) = sink.finish(rest.is_ok())?;
+        shard = sharded;
         timings.insert("harmonize_and_write", t0.elapsed().as_millis() as u64);
         (tally, rest?)
     } else {
@@ -135,6 +141,9 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
         timings.insert("harmonize", t0.elapsed().as_millis() as u64);
         if let Some(seed) = config.split_seed {
             assign_split(&mut harmonized, seed, config.test_fraction);
+        }
+        if let Some(s) = &mut shard {
+            s.keep(&mut harmonized);
         }
         if !config.metadata_only {
             let t = Instant::now();
@@ -179,8 +188,16 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
         report.find('\n').map_or(0, |i| i + 1),
         &format!("{}\n", rest.funnel),
     );
+    let mut had_rows = tally.metadata + tally.findings > 0;
+    if let Some(s) = &shard {
+        report.push_str(&format!(
+            "shard {}: {} of {} patients\n",
+            s.shard, s.counts.patients_kept, s.counts.patients
+        ));
+        had_rows = s.rows_before > 0;
+    }
     report.push_str(&describe(&tally, &rest));
-    if tally.metadata == 0 && tally.findings == 0 {
+    if !had_rows {
         return Err(Error::Other(format!(
             "nothing could be ingested from {}: every record was excluded\n{report}",
             config.root.display()
@@ -309,16 +326,22 @@ type Worker = (
 struct LakeSink<'w> {
     writer: &'w mut LakeWriter,
     dataset: &'static str,
+    shard: Option<ShardTally>,
     tally: Tally,
     buffer: Harmonized,
     worker: Option<Worker>,
 }
 
 impl<'w> LakeSink<'w> {
-    fn start(writer: &'w mut LakeWriter, dataset: &'static str) -> Result<LakeSink<'w>> {
+    fn start(
+        writer: &'w mut LakeWriter,
+        dataset: &'static str,
+        shard: Option<ShardTally>,
+    ) -> Result<LakeSink<'w>> {
         let mut sink = LakeSink {
             writer,
             dataset,
+            shard,
             tally: Tally::default(),
             buffer: Harmonized::default(),
             worker: None,
@@ -382,7 +405,7 @@ impl<'w> LakeSink<'w> {
 
     /// Writes what is left and hands the files to the commit (`keep`), or
     /// drops them.
-    fn finish(mut self, keep: bool) -> Result<Tally> {
+    fn finish(mut self, keep: bool) -> Result<(Tally, Option<ShardTally>)> {
         if keep {
             self.flush()?;
         }
@@ -395,12 +418,15 @@ impl<'w> LakeSink<'w> {
                 }
             }
         }
-        Ok(self.tally)
+        Ok((self.tally, self.shard))
     }
 }
 
 impl RowSink for LakeSink<'_> {
     fn rows(&mut self, chunk: &mut Harmonized) -> Result<()> {
+        if let Some(s) = &mut self.shard {
+            s.keep(chunk);
+        }
         self.tally.add(chunk);
         self.buffer.rows(chunk)?;
         let b = &self.buffer;
@@ -415,8 +441,40 @@ impl RowSink for LakeSink<'_> {
             parts.into_iter().for_each(PartWriter::discard);
         }
         self.tally = Tally::default();
+        if let Some(s) = &mut self.shard {
+            *s = ShardTally::new(s.shard);
+        }
         self.buffer = Harmonized::default();
         self.spawn()
+    }
+}
+
+/// `--shard K/N` applied chunk by chunk (chunks hold whole patients, so
+/// the per-chunk patient counts add up).
+struct ShardTally {
+    shard: crate::lake::Shard,
+    counts: crate::shard::ShardCounts,
+    /// Metadata and findings rows before the shard was taken.
+    rows_before: usize,
+}
+
+impl ShardTally {
+    fn new(shard: crate::lake::Shard) -> ShardTally {
+        ShardTally {
+            shard,
+            counts: crate::shard::ShardCounts {
+                patients_kept: 0,
+                patients: 0,
+            },
+            rows_before: 0,
+        }
+    }
+
+    fn keep(&mut self, h: &mut Harmonized) {
+        self.rows_before += h.metadata.len() + h.findings.len();
+        let c = crate::shard::keep_shard(h, self.shard);
+        self.counts.patients_kept += c.patients_kept;
+        self.counts.patients += c.patients;
     }
 }
 

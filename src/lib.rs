@@ -12,12 +12,14 @@ pub mod decode;
 pub mod demo;
 pub mod dicom;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod lake;
 pub mod pixels;
 pub mod qc;
 pub mod query;
 pub mod record;
+pub mod shard;
 pub mod synth;
 
 pub use error::{Error, Result};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::error::{Error, Result};
 use crate::lake::schema::Table;
@@ -74,6 +75,65 @@ pub struct IngestRun {
     /// Rows written per table.
     pub rows: BTreeMap<String, u64>,
     pub synthetic: bool,
+    /// Set on a shard lake's run (`mcq ingest --shard K/N`): the run holds
+    /// only the patients of shard K of N.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Set on a run made by `mcq lake merge`: the number of shards merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u32>,
+}
+
+/// Shard `index` of `count` (1-based) of a dataset's ingest. Records go to
+/// shards by a SHA-256 of their key (the patient), so the assignment is the
+/// same on every machine and every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// A shard, when `1 <= index <= count`.
+    pub fn new(index: u32, count: u32) -> Result<Shard> {
+        if index == 0 || index > count {
+            return Err(Error::Usage(format!(
+                "shard {index}/{count}: K/N needs 1 <= K <= N (e.g. --shard 1/4)"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The shard (1-based) of `count` that a key belongs to.
+    pub fn of_key(count: u32, key: &[u8]) -> u32 {
+        let digest = sha2::Sha256::digest(key);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        (u64::from_be_bytes(first) % u64::from(count.max(1))) as u32 + 1
+    }
+
+    /// Whether a key belongs to this shard.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        Shard::of_key(self.count, key) == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = Error;
+    /// Parses `K/N`.
+    fn from_str(s: &str) -> Result<Shard> {
+        let usage = || Error::Usage(format!("`{s}` is not K/N (e.g. --shard 1/4)"));
+        let (k, n) = s.split_once('/').ok_or_else(usage)?;
+        let k = k.trim().parse::<u32>().map_err(|_| usage())?;
+        let n = n.trim().parse::<u32>().map_err(|_| usage())?;
+        Shard::new(k, n)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl Manifest {
@@ -157,5 +217,74 @@ mod tests {
         let back: Manifest = serde_json::from_str(&text).unwrap();
         assert_eq!(m, back);
         assert_eq!(back.tensor_shape(), (64, 32));
+    }
+
+    #[test]
+    fn shards_parse_as_k_of_n() {
+        let cases: &[(&str, Option<(u32, u32)>)] = &[
+            ("1/1", Some((1, 1))),
+            ("3/4", Some((3, 4))),
+            (" 2 / 3 ", Some((2, 3))),
+            ("0/3", None),
+            ("4/3", None),
+            ("1/0", None),
+            ("-1/3", None),
+            ("3", None),
+            ("a/b", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            let got = text.parse::<Shard>();
+            match want {
+                Some((k, n)) => assert_eq!(
+                    got.unwrap(),
+                    Shard {
+                        index: *k,
+                        count: *n
+                    }
+                ),
+                None => assert!(got.unwrap_err().is_usage(), "{text:?}"),
+            }
+        }
+        assert_eq!(Shard::new(2, 5).unwrap().to_string(), "2/5");
+    }
+
+    #[test]
+    fn every_key_goes_to_exactly_one_shard_of_a_stable_spread() {
+        let n = 3;
+        let mut counts = [0usize; 3];
+        for i in 0..300 {
+            let key = format!("P_{i:05}");
+            let shard = Shard::of_key(n, key.as_bytes());
+            assert_eq!(shard, Shard::of_key(n, key.as_bytes()));
+            let holders = (1..=n)
+                .filter(|&k| Shard::new(k, n).unwrap().holds(key.as_bytes()))
+                .count();
+            assert_eq!(holders, 1);
+            counts[shard as usize - 1] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 70), "{counts:?}");
+        // Pinned: the assignment must not change between versions, or shards
+        // made by two builds would not fit together.
+        // (values from Python: int.from_bytes(sha256(key)[:8], 'big') % n + 1)
+        let pinned: &[(&[u8], [u32; 4])] = &[
+            (b"patient\0P_00001", [2, 3, 4, 7]),
+            (b"patient\0D1-0001", [1, 2, 1, 1]),
+        ];
+        for (key, want) in pinned {
+            let got = [2, 3, 4, 7].map(|n| Shard::of_key(n, key));
+            assert_eq!(got, *want, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn older_manifests_without_shard_fields_still_read() {
+        let run: IngestRun = serde_json::from_str(
+            r#"{"dataset":"cmmd","command":"x","tool_version":"0.1.0","started_at":"","finished_at":"",
+               "options":{},"input_fingerprint":null,"timings_ms":{},"rows":{},"synthetic":false}"#,
+        )
+        .unwrap();
+        assert_eq!((run.shard, run.merged_shards), (None, None));
+        assert!(!serde_json::to_string(&run).unwrap().contains("shard"));
     }
 }

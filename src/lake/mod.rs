@@ -6,13 +6,14 @@
 pub mod batch;
 pub mod check;
 pub mod manifest;
+pub mod merge;
 pub mod schema;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-pub use manifest::{DatasetInfo, FileEntry, IngestRun, Manifest};
+pub use manifest::{DatasetInfo, FileEntry, IngestRun, Manifest, Shard};
 pub use schema::Table;
 pub use writer::LakeWriter;
 

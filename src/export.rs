@@ -1,0 +1,495 @@
+//! `mcq export png`: the lake's tensors as PNG files, for tools that want
+//! images on disk. A query stage over the lake (a `LakeSession`): the
+//! `--where` predicate runs over `metadata` joined with the QC columns of
+//! `images` (no tensor bytes read), which picks the images and fixes their
+//! file names in a deterministic order; a second pass streams the tensors
+//! and writes `OUT/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png` (16-bit
+//! grayscale, or the high byte for 8-bit), then `OUT/metadata.csv` with one
+//! row per PNG written. Identifiers come from the data, so every path
+//! component is sanitized and every folder is checked to lie under OUT.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt16Array};
+use arrow::datatypes::{DataType, Field, Schema, UInt16Type};
+use datafusion::prelude::{DataFrame, col, lit};
+use futures::StreamExt;
+use image::codecs::png::PngEncoder;
+use image::{ImageBuffer, Luma};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::lake::Table;
+use crate::lake::schema::DATASET_COLUMN;
+use crate::query::LakeSession;
+use crate::query::output::{Format, TableOptions, write_batches};
+
+/// Bit depth of the PNG files. _Default behavior:_ 16-bit, the tensor's
+/// values as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PngBits {
+    /// 8-bit grayscale: each value's high byte (`value >> 8`).
+    Eight,
+    /// 16-bit grayscale: the tensor's values.
+    #[default]
+    Sixteen,
+}
+
+/// What `mcq export png` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// The folder that receives the PNGs and `metadata.csv`.
+    pub out: PathBuf,
+    /// An SQL predicate over the metadata and image QC columns.
+    pub predicate: Option<String>,
+    pub bits: PngBits,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub pngs: usize,
+    pub metadata_csv: PathBuf,
+}
+
+/// Up to this many selected images, the tensor scan filters on their ids.
+const MAX_LISTED_IMAGES: usize = 4096;
+
+/// The longest path component an export writes, in bytes.
+const MAX_COMPONENT: usize = 80;
+
+/// One path component made safe: characters outside `[A-Za-z0-9._-]`
+/// become `_`, a leading `.` becomes `_` (so no `.`, `..` or hidden names),
+/// an empty value becomes `_`, and a value longer than 80 bytes is cut and
+/// ends with a hash of the whole value (so long values stay distinct).
+pub fn sanitize_component(raw: &str) -> String {
+    let mut safe: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.starts_with('.') {
+        safe.replace_range(0..1, "_");
+    }
+    if safe.is_empty() {
+        safe.push('_');
+    }
+    if safe.len() > MAX_COMPONENT {
+        let digest = hex::encode(Sha256::digest(raw.as_bytes()));
+        safe.truncate(MAX_COMPONENT - 13);
+        safe.push('-');
+        safe.push_str(&digest[..12]);
+    }
+    safe
+}
+
+/// Whether a relative path is only plain names (no root, `..` or `.`).
+fn is_plain_relative(path: &Path) -> bool {
+    path.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// The metadata columns written to `metadata.csv` (and the query's order).
+fn metadata_columns() -> Vec<String> {
+    std::iter::once(DATASET_COLUMN.to_string())
+        .chain(
+            Table::Metadata
+                .schema()
+                .columns
+                .iter()
+                .map(|c| c.name.clone()),
+        )
+        .collect()
+}
+
+/// `metadata` joined with the QC columns of `images`: what `--where` sees.
+fn joined_sql() -> String {
+    let quote = |name: &str| format!("\"{name}\"");
+    let mut select: Vec<String> = metadata_columns()
+        .iter()
+        .map(|c| format!("m.{}", quote(c)))
+        .collect();
+    let metadata = metadata_columns();
+    select.extend(
+        Table::Images
+            .schema()
+            .columns
+            .iter()
+            .filter(|c| c.name != "tensor" && !metadata.contains(&c.name))
+            .map(|c| format!("i.{}", quote(&c.name))),
+    );
+    format!(
+        "SELECT {} FROM metadata m JOIN images i ON m.dataset = i.dataset AND m.image_id = i.image_id",
+        select.join(", ")
+    )
+}
+
+/// A column as plain UTF-8 strings, whatever string type the engine chose.
+fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Other(format!("internal: export query has no column {name}")))?;
+    let cast = arrow::compute::cast(column, &DataType::Utf8)?;
+    Ok(cast.as_string::<i32>().clone())
+}
+
+/// The images an export writes, in order, and where each goes.
+struct Plan {
+    /// Metadata rows of the selected images, sorted.
+    batches: Vec<RecordBatch>,
+    /// Per batch, per row: the PNG's path relative to OUT.
+    paths: Vec<Vec<PathBuf>>,
+    /// (dataset, image_id) → indexes (batch, row) still waiting for a tensor.
+    pending: HashMap<(String, String), VecDeque<(usize, usize)>>,
+    datasets: Vec<String>,
+}
+
+/// Runs the predicate and assigns file names: repeated views of a breast
+/// get `_2`, `_3`, ... in the sorted order, and a name already on disk is
+/// never reused.
+async fn plan(session: &LakeSession, config: &ExportConfig) -> Result<Plan> {
+    let mut df: DataFrame = session.ctx.sql(&joined_sql()).await?;
+    let predicate_error =
+        |predicate: &str, e: datafusion::error::DataFusionError| Error::Predicate {
+            predicate: predicate.to_string(),
+            message: e.to_string(),
+        };
+    if let Some(predicate) = &config.predicate {
+        let expr = df
+            .parse_sql_expr(predicate)
+            .map_err(|e| predicate_error(predicate, e))?;
+        df = df.filter(expr).map_err(|e| predicate_error(predicate, e))?;
+    }
+    let columns = metadata_columns();
+    let df = df
+        .select_columns(&columns.iter().map(String::as_str).collect::<Vec<_>>())?
+        .sort(vec![
+            col(DATASET_COLUMN).sort(true, false),
+            col("patient_id").sort(true, false),
+            col("laterality").sort(true, false),
+            col("view_position").sort(true, false),
+            col("image_id").sort(true, false),
+        ])?;
+    let batches = match &config.predicate {
+        Some(predicate) => df
+            .collect()
+            .await
+            .map_err(|e| predicate_error(predicate, e))?,
+        None => df.collect().await?,
+    };
+
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut paths = Vec::with_capacity(batches.len());
+    let mut pending: HashMap<(String, String), VecDeque<(usize, usize)>> = HashMap::new();
+    let mut datasets: Vec<String> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let dataset = strings(batch, DATASET_COLUMN)?;
+        let patient = strings(batch, "patient_id")?;
+        let laterality = strings(batch, "laterality")?;
+        let view = strings(batch, "view_position")?;
+        let image_id = strings(batch, "image_id")?;
+        let mut batch_paths = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let text = |a: &StringArray| {
+                if a.is_null(row) {
+                    String::new()
+                } else {
+                    a.value(row).to_string()
+                }
+            };
+            let dir = PathBuf::from(sanitize_component(&text(&dataset)))
+                .join(sanitize_component(&text(&patient)));
+            let view_name = if view.is_null(row) {
+                "NA".to_string()
+            } else {
+                text(&view)
+            };
+            let stem = format!(
+                "{}_{}",
+                sanitize_component(&text(&laterality)),
+                sanitize_component(&view_name)
+            );
+            let mut n = 1;
+            let path = loop {
+                let name = if n == 1 {
+                    format!("{stem}.png")
+                } else {
+                    format!("{stem}_{n}.png")
+                };
+                let candidate = dir.join(name);
+                // Any entry counts as taken, a dangling link included.
+                let on_disk = fs::symlink_metadata(config.out.join(&candidate)).is_ok();
+                if !taken.contains(&candidate) && !on_disk {
+                    break candidate;
+                }
+                n += 1;
+            };
+            taken.insert(path.clone());
+            batch_paths.push(path);
+            let ds = text(&dataset);
+            if !datasets.contains(&ds) {
+                datasets.push(ds.clone());
+            }
+            pending
+                .entry((ds, text(&image_id)))
+                .or_default()
+                .push_back((b, row));
+        }
+        paths.push(batch_paths);
+    }
+    Ok(Plan {
+        batches,
+        paths,
+        pending,
+        datasets,
+    })
+}
+
+/// Creates `dir` (relative to `out`) one folder at a time, refusing to go
+/// through anything that is not a plain folder: a link planted in OUT could
+/// otherwise lead outside it.
+fn ensure_dir_under(out: &Path, dir: &Path) -> Result<()> {
+    if !is_plain_relative(dir) {
+        return Err(Error::Other(format!(
+            "internal: export path {} is not a plain relative path",
+            dir.display()
+        )));
+    }
+    let mut current = out.to_path_buf();
+    for part in dir.components() {
+        current.push(part);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Other(format!(
+                    "{} is a link or a file, not a folder: refusing to write through it (it could lead outside {})",
+                    current.display(),
+                    out.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir(&current).map_err(Error::io("cannot create", &current))?;
+            }
+            Err(e) => return Err(Error::io("cannot read", &current)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes one tensor as a grayscale PNG into a new file (never overwrites).
+fn write_png(path: &Path, pixels: &[u16], shape: (usize, usize), bits: PngBits) -> Result<()> {
+    let (h, w) = shape;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(Error::io("cannot create", path))?;
+    let mut sink = BufWriter::new(file);
+    let encode_error = |e: image::ImageError| Error::Other(format!("{}: {e}", path.display()));
+    let (width, height) = (w as u32, h as u32);
+    match bits {
+        PngBits::Sixteen => {
+            let image: ImageBuffer<Luma<u16>, Vec<u16>> =
+                ImageBuffer::from_raw(width, height, pixels.to_vec())
+                    .ok_or_else(|| Error::Other(format!("internal: tensor is not {h}x{w}")))?;
+            image
+                .write_with_encoder(PngEncoder::new(&mut sink))
+                .map_err(encode_error)?;
+        }
+        PngBits::Eight => {
+            let bytes: Vec<u8> = pixels.iter().map(|v| (v >> 8) as u8).collect();
+            let image: ImageBuffer<Luma<u8>, Vec<u8>> = ImageBuffer::from_raw(width, height, bytes)
+                .ok_or_else(|| Error::Other(format!("internal: tensor is not {h}x{w}")))?;
+            image
+                .write_with_encoder(PngEncoder::new(&mut sink))
+                .map_err(encode_error)?;
+        }
+    }
+    sink.flush().map_err(Error::io("cannot write", path))
+}
+
+/// Exports the images the predicate selects as PNG files under `config.out`.
+pub async fn export_png(session: &LakeSession, config: &ExportConfig) -> Result<ExportSummary> {
+    let csv_path = config.out.join("metadata.csv");
+    if csv_path.exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds an export ({} exists): choose another folder",
+            config.out.display(),
+            csv_path.display()
+        )));
+    }
+    fs::create_dir_all(&config.out).map_err(Error::io("cannot create", &config.out))?;
+    let mut plan = plan(session, config).await?;
+    let shape = session.lake.manifest.tensor_shape();
+    let pixels_per_image = shape.0 * shape.1;
+    let mut written: Vec<Vec<bool>> = plan.paths.iter().map(|p| vec![false; p.len()]).collect();
+    let mut made_dirs: HashSet<PathBuf> = HashSet::new();
+    let mut pngs = 0;
+
+    if !plan.pending.is_empty() {
+        let datasets: Vec<_> = plan.datasets.iter().map(|d| lit(d.clone())).collect();
+        let mut images = session
+            .ctx
+            .table(Table::Images.name())
+            .await?
+            .filter(col(DATASET_COLUMN).in_list(datasets, false))?;
+        // A small selection also names its images, so the Parquet reader
+        // can skip the other tensors; a large one streams the datasets.
+        if plan.pending.len() <= MAX_LISTED_IMAGES {
+            let ids: BTreeSet<&str> = plan.pending.keys().map(|(_, id)| id.as_str()).collect();
+            images = images.filter(col("image_id").in_list(
+                ids.into_iter().map(|id| lit(id.to_string())).collect(),
+                false,
+            ))?;
+        }
+        let mut stream = images
+            .select_columns(&[DATASET_COLUMN, "image_id", "tensor"])?
+            .execute_stream()
+            .await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let dataset = strings(&batch, DATASET_COLUMN)?;
+            let image_id = strings(&batch, "image_id")?;
+            let tensors = batch
+                .column_by_name("tensor")
+                .and_then(|c| c.as_fixed_size_list_opt())
+                .ok_or_else(|| Error::Other("internal: images.tensor is not a tensor".into()))?;
+            for row in 0..batch.num_rows() {
+                let key = (
+                    dataset.value(row).to_string(),
+                    image_id.value(row).to_string(),
+                );
+                let Some((b, r)) = plan.pending.get_mut(&key).and_then(VecDeque::pop_front) else {
+                    continue;
+                };
+                let values = tensors.value(row);
+                let pixels: &UInt16Array = values.as_primitive::<UInt16Type>();
+                if tensors.is_null(row) || pixels.len() != pixels_per_image {
+                    return Err(Error::InvalidValue {
+                        table: "images".into(),
+                        column: "tensor".into(),
+                        value: format!("{} pixels", pixels.len()),
+                        row: None,
+                        message: format!(
+                            "image {} of {}: the lake's tensors are {}x{}",
+                            key.1, key.0, shape.0, shape.1
+                        ),
+                    });
+                }
+                let rel = &plan.paths[b][r];
+                if let Some(dir) = rel.parent()
+                    && made_dirs.insert(dir.to_path_buf())
+                {
+                    ensure_dir_under(&config.out, dir)?;
+                }
+                write_png(&config.out.join(rel), pixels.values(), shape, config.bits)?;
+                written[b][r] = true;
+                pngs += 1;
+            }
+        }
+    }
+
+    write_metadata_csv(&csv_path, &plan, &written).await?;
+    Ok(ExportSummary {
+        pngs,
+        metadata_csv: csv_path,
+    })
+}
+
+/// `metadata.csv`: the PNG's path (relative to OUT, `/`-separated) and the
+/// metadata columns, one row per PNG written, in the export's order.
+async fn write_metadata_csv(path: &Path, plan: &Plan, written: &[Vec<bool>]) -> Result<()> {
+    let mut out_batches = Vec::with_capacity(plan.batches.len());
+    let mut schema = None;
+    for ((batch, paths), done) in plan.batches.iter().zip(&plan.paths).zip(written) {
+        let path_column: ArrayRef = Arc::new(StringArray::from_iter_values(
+            paths.iter().map(|p| p.to_string_lossy().replace('\\', "/")),
+        ));
+        let mut fields = vec![Arc::new(Field::new("path", DataType::Utf8, false))];
+        fields.extend(batch.schema().fields().iter().cloned());
+        let batch_schema = Arc::new(Schema::new(fields));
+        let mut columns = vec![path_column];
+        columns.extend(batch.columns().iter().cloned());
+        let full = RecordBatch::try_new(Arc::clone(&batch_schema), columns)?;
+        let mask = BooleanArray::from(done.clone());
+        out_batches.push(arrow::compute::filter_record_batch(&full, &mask)?);
+        schema = Some(batch_schema);
+    }
+    let schema = schema.unwrap_or_else(|| {
+        let mut fields = vec![Field::new("path", DataType::Utf8, false)];
+        fields.extend(
+            metadata_columns()
+                .into_iter()
+                .map(|c| Field::new(c, DataType::Utf8, true)),
+        );
+        Arc::new(Schema::new(fields))
+    });
+    let file = File::create(path).map_err(Error::io("cannot create", path))?;
+    let mut sink = BufWriter::new(file);
+    write_batches(
+        schema,
+        out_batches,
+        Format::Csv,
+        &mut sink,
+        TableOptions::default(),
+    )
+    .await?;
+    sink.flush().map_err(Error::io("cannot write", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_are_sanitized() {
+        let long = "x".repeat(300);
+        let cases: &[(&str, &str)] = &[
+            ("P_00001", "P_00001"),
+            ("D1-0001.a", "D1-0001.a"),
+            ("../etc", "_._etc"),
+            ("..", "_."),
+            (".", "_"),
+            ("", "_"),
+            ("a/b", "a_b"),
+            ("a\\b", "a_b"),
+            ("a\0b", "a_b"),
+            ("/abs", "_abs"),
+            ("é", "_"),
+            (".hidden", "_hidden"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(sanitize_component(raw), *want, "{raw:?}");
+        }
+        let cut = sanitize_component(&long);
+        assert_eq!(cut.len(), MAX_COMPONENT);
+        assert_ne!(cut, sanitize_component(&"x".repeat(301)));
+    }
+
+    #[test]
+    fn sanitized_components_are_plain_names() {
+        for raw in ["..", ".", "", "../..", "/", "\\..\\", "a/../../b", "\0"] {
+            let safe = sanitize_component(raw);
+            let path = Path::new(&safe);
+            assert!(is_plain_relative(path), "{raw:?} -> {safe:?}");
+            assert_eq!(path.components().count(), 1, "{raw:?} -> {safe:?}");
+        }
+    }
+
+    #[test]
+    fn the_predicate_sees_metadata_and_image_qc_columns() {
+        let sql = joined_sql();
+        assert!(sql.contains("m.\"density\""), "{sql}");
+        assert!(sql.contains("i.\"laterality_flipped\""), "{sql}");
+        assert!(!sql.contains("\"tensor\""), "{sql}");
+        assert!(!sql.contains("i.\"image_id\""), "{sql}");
+    }
+}
