@@ -313,3 +313,20 @@ fn merge_refuses_shards_that_share_an_image() {
     let check = mcq(&out, &["check"]);
     assert!(check.status.success(), "{}", stdout(&check));
 }
+
+/// VinDr-Mammo's metadata-only ingest streams study by study; the shard is
+/// taken chunk by chunk and still adds up to the single ingest.
+#[test]
+fn streamed_vindr_shards_merge_into_the_single_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("vindr");
+    synth("vindr-mammo", &raw, 12, &["--no-images"]);
+    let single = dir.path().join("single");
+    ingest(&single, "vindr-mammo", &raw, &["--metadata-only"]);
+    let shards = ingest_shards(dir.path(), "vindr-mammo", &raw, &["--metadata-only"]);
+    let merged = dir.path().join("merged");
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let o = merge(&merged, &refs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_content(&single, &merged, "vindr-mammo", &shards);
+}
