@@ -203,9 +203,27 @@ pub fn apply_breast_rules(
     let (kept, gone): (Vec<FindingRow>, Vec<FindingRow>) = std::mem::take(&mut out.findings)
         .into_iter()
         .partition(|f| !dropped.contains_key(&f.exam_id));
+    // The funnel also counts the finding records (lesion rows) that went
+    // with their breast: per file, rule by rule.
+    let mut per_file: BTreeMap<String, (std::collections::HashSet<i64>, Vec<usize>)> =
+        BTreeMap::new();
+    for f in kept.iter().chain(&gone) {
+        let entry = per_file
+            .entry(f.source_file.clone())
+            .or_insert_with(|| (Default::default(), vec![0; rules.len()]));
+        entry.0.insert(f.source_row);
+    }
     out.findings = kept;
     for f in gone {
         let (rule, why) = &dropped[&f.exam_id];
+        let first = !excluded.contains(&(f.source_file.clone(), f.source_row));
+        if let (true, Some(i), Some(entry)) = (
+            first,
+            rules.iter().position(|r| r == rule),
+            per_file.get_mut(&f.source_file),
+        ) {
+            entry.1[i] += 1;
+        }
         if excluded.insert((f.source_file.clone(), f.source_row)) {
             out.exclusions.push(ExclusionRow {
                 level: "record".into(),
@@ -223,6 +241,13 @@ pub fn apply_breast_rules(
                 reason: rule.reason().into(),
                 ..Default::default()
             });
+        }
+    }
+    for (file, (records, dropped)) in per_file {
+        let mut alive = records.len();
+        for (rule, n) in rules.iter().zip(dropped) {
+            out.funnel.record_step(&file, *rule, alive, n, 0);
+            alive -= n;
         }
     }
 }

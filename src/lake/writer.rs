@@ -109,6 +109,11 @@ impl PartWriter {
     /// Writes one batch; it must match the table's schema.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.table.schema().validate(batch, self.tensor_shape)?;
+        self.append(batch)
+    }
+
+    /// Writes a batch already validated against the table's schema.
+    fn append(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut offset = 0;
         while offset < batch.num_rows() {
             if self.current.is_none() {
@@ -137,8 +142,9 @@ impl PartWriter {
         if rows.is_empty() {
             return Ok(());
         }
+        // `to_batch` validates what it builds.
         let batch = to_batch(rows, self.tensor_shape)?;
-        self.write(&batch)
+        self.append(&batch)
     }
 
     fn open_file(&mut self) -> Result<()> {
