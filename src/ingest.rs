@@ -249,13 +249,13 @@ impl Tally {
         self.metadata += h.metadata.len();
         self.findings += h.findings.len();
         for e in &h.exclusions {
-            *self.levels.entry(e.level.clone()).or_default() += 1;
+            bump(&mut self.levels, &e.level);
             if e.level == "record" {
-                *self.reasons.entry(e.reason.clone()).or_default() += 1;
+                bump(&mut self.reasons, &e.reason);
             }
         }
         for m in &h.metadata {
-            *self.statuses.entry(m.image_status.clone()).or_default() += 1;
+            bump(&mut self.statuses, &m.image_status);
             let sides = |split: &Option<String>, shift: u8| {
                 split.as_deref().map_or(0, |s| {
                     (u8::from(s.contains("train")) | u8::from(s.contains("test")) << 1) << shift
@@ -281,6 +281,16 @@ impl Tally {
             ("findings", self.findings),
             ("exclusions", self.levels.values().sum()),
         ])
+    }
+}
+
+/// Counts one more `key` (allocating only for a key not seen yet).
+fn bump(counts: &mut BTreeMap<String, usize>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
     }
 }
 

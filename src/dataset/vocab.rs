@@ -112,6 +112,12 @@ fn map_with<T: Copy>(table: &[(&str, T)], raw: &str) -> Mapped<T> {
     if is_missing(raw) {
         return Mapped::Missing;
     }
+    // Most raw values are spelled as a key is (`CC`, `Mass`): no squashing.
+    // Keys are unique in matching form (tested), so this finds what
+    // `lookup` would.
+    if let Some(&(_, value)) = table.iter().find(|(key, _)| key.eq_ignore_ascii_case(raw)) {
+        return Mapped::Value(value);
+    }
     lookup(table, &squash(raw)).map_or(Mapped::Invalid, Mapped::Value)
 }
 
