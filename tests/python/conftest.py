@@ -68,11 +68,6 @@ def demo_lake(tmp_path_factory, mcq_bin) -> pathlib.Path:
     return lake
 
 
-def sql_body(path: pathlib.Path) -> str:
-    """A .sql file without its `--` comment lines (the `-- name:` header)."""
-    return "\n".join(l for l in path.read_text().splitlines() if not l.lstrip().startswith("--"))
-
-
 def mcq_csv(mcq_bin, lake, sql) -> tuple[list[str], list[list[str]]]:
     """`mcq query --format csv`: the header and the rows as strings."""
     r = run_mcq(mcq_bin, "query", "--format", "csv", sql, lake=lake)
