@@ -136,10 +136,10 @@ def java_major_version() -> int:
     home = os.environ.get("JAVA_HOME")
     java = str(pathlib.Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not pathlib.Path(java).is_file():
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no `java` on PATH"
         pytest.fail(
-            "pyspark needs a Java runtime (17 or newer) and none was found "
-            f"(JAVA_HOME={home!r}, no `java` on PATH): install one, e.g. "
-            "`apt-get install openjdk-17-jre-headless`, or set JAVA_HOME",
+            f"pyspark needs a Java runtime (17 or newer) and none was found ({where}): "
+            "install one, e.g. `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME",
             pytrace=False,
         )
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr

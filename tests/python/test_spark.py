@@ -10,7 +10,21 @@ import json
 import pytest
 from pyspark.sql import types as T
 
-from conftest import DEMO_TENSOR, REPORTS, TABLES, VIEWS, assert_same_rows, mcq_csv, mcq_report
+from conftest import DEMO_TENSOR, REPORTS, TABLES, VIEWS, assert_same_rows, java_major_version, mcq_csv, mcq_report
+
+
+def test_a_missing_java_fails_the_suite_with_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(pytest.fail.Exception, match="pyspark needs a Java runtime .*has no bin/java.*install one"):
+        java_major_version()
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match="no `java` on PATH"):
+        java_major_version()
+
+
+def test_this_machines_java_runs_pyspark_4():
+    assert java_major_version() >= 17
 
 
 @pytest.fixture(scope="module", params=["lake", "demo_lake"])
