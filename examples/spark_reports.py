@@ -16,6 +16,7 @@ import argparse
 import os
 import pathlib
 import sys
+import warnings
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -27,6 +28,8 @@ def spark_session() -> SparkSession:
     """A small local session: 2 cores, no UI, errors-only logs. Returns the
     running session if there is one."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # pyspark 4.3 warns that it does not fully support pandas 3; nothing here converts to pandas
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("mcq-reports")
