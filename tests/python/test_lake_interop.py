@@ -1,34 +1,45 @@
 """The lake read with no mcq code: pandas and pyarrow read every table with
-`dataset` from the partition path, DuckDB reads every table and runs the
-shared `exams` view unchanged with the same result as mcq."""
+`dataset` from the partition path and the types of schemas/*.json, pyarrow
+sees the tensor extension, DuckDB reads every table and runs the shared
+views and every sql/ report unchanged with the same result as mcq.
 
-import io
-import pathlib
+Two lakes: `lake` (the real CBIS-DDSM and CMMD metadata files, metadata-only)
+and `demo_lake` (look-alikes of four datasets with images; see conftest)."""
+
+import json
+from types import SimpleNamespace
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from conftest import ROOT, run_mcq
+from conftest import DEMO_TENSOR, REPORTS, ROOT, TABLES, VIEWS, assert_same_rows, mcq_csv, mcq_report
 
-SHARED = ROOT.parent / "shared" / "data"
-TABLES = ["metadata", "images", "findings", "exclusions"]
+LAKES = ["lake", "demo_lake"]
+SCHEMAS = {t: json.loads((ROOT / "schemas" / f"{t}.json").read_text())["columns"] for t in TABLES}
+
+# What the recommended pandas call gives for each schemas/*.json type:
+#     pd.read_parquet("mcq-lake/<table>", dtype_backend="numpy_nullable")
+# nullable integers, booleans and floats, pandas strings, lists as numpy
+# arrays of str, the tensor as a flat numpy uint16 array per row, and
+# `dataset` (from the partition folder) as a categorical.
+PANDAS_DTYPES = {
+    "utf8": "string",
+    "int32": "Int32",
+    "int64": "Int64",
+    "float64": "Float64",
+    "bool": "boolean",
+    "list<utf8>": "object",
+    "tensor<uint16>": "object",
+}
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory, mcq_bin) -> pathlib.Path:
-    lake = tmp_path_factory.mktemp("interop") / "lake"
-    for dataset in ["cbis-ddsm", "cmmd"]:
-        r = run_mcq(mcq_bin, "ingest", dataset, str(SHARED / dataset), "--metadata-only", lake=lake)
-        assert r.returncode == 0, r.stderr
-    return lake
-
-
-def mcq_csv(mcq_bin, lake, sql) -> pd.DataFrame:
-    r = run_mcq(mcq_bin, "query", "--format", "csv", sql, lake=lake)
-    assert r.returncode == 0, r.stderr
-    return pd.read_csv(io.StringIO(r.stdout), dtype=str, keep_default_na=False)
+def mcq_counts(mcq_bin, lake, table) -> dict[str, int]:
+    _, rows = mcq_csv(mcq_bin, lake, f"SELECT dataset, count(*) AS n FROM {table} GROUP BY dataset")
+    return {d: int(n) for d, n in rows}
 
 
 def test_pandas_reads_metadata_with_partition_column(lake, mcq_bin):
@@ -40,86 +51,108 @@ def test_pandas_reads_metadata_with_partition_column(lake, mcq_bin):
     shapes = df.loc[df["image_id"] == "P_00001_LEFT_CC", "mass_shape"].iloc[0]
     assert list(shapes) == ["architectural_distortion", "irregular"]
     # the same count mcq gives
-    ours = mcq_csv(mcq_bin, lake, "SELECT count(*) AS n FROM metadata")
-    assert int(ours["n"][0]) == len(df)
+    _, rows = mcq_csv(mcq_bin, lake, "SELECT count(*) AS n FROM metadata")
+    assert int(rows[0][0]) == len(df)
 
 
-def test_pyarrow_reads_every_table(lake):
+@pytest.mark.parametrize("which", LAKES)
+@pytest.mark.parametrize("table", TABLES)
+def test_pandas_reads_every_table_with_the_schema_types(request, mcq_bin, which, table):
+    lake = request.getfixturevalue(which)
+    df = pd.read_parquet(lake / table, dtype_backend="numpy_nullable")
+    columns = SCHEMAS[table]
+    assert list(df.columns) == [c["name"] for c in columns] + ["dataset"]
+    for c in columns:
+        assert str(df[c["name"]].dtype) == PANDAS_DTYPES[c["type"]], (table, c["name"])
+    # `dataset` comes from the partition path only, as a categorical
+    assert isinstance(df["dataset"].dtype, pd.CategoricalDtype)
+    counts = {d: int(n) for d, n in df.groupby("dataset", observed=True).size().items()}
+    assert counts == mcq_counts(mcq_bin, lake, table)
+    for c in columns:
+        values = df[c["name"]].dropna()
+        if c["type"] == "list<utf8>":
+            assert all(isinstance(v, np.ndarray) and all(isinstance(s, str) for s in v) for v in values), c["name"]
+        if "allowed" in c:
+            # a vocabulary column is a categorical of its allowed values, losing nothing
+            allowed = c["allowed"]
+            if c["type"] == "list<utf8>":
+                assert {s for v in values for s in v} <= set(allowed), c["name"]
+            else:
+                as_category = df[c["name"]].astype(pd.CategoricalDtype(allowed))
+                assert as_category.isna().sum() == df[c["name"]].isna().sum(), (c["name"], set(values) - set(allowed))
+
+
+def test_pandas_vocabularies_have_values_on_the_demo_lake(demo_lake):
+    # the checks above are not vacuous: the vocabularies are filled in
+    df = pd.read_parquet(demo_lake / "metadata", dtype_backend="numpy_nullable")
+    assert set(df["density"].dropna()) <= {"A", "B", "C", "D"} and df["density"].notna().sum() > 0
+    assert {"Benign", "Malignant"} <= set(df["diagnosis"].dropna()) <= {"Normal", "Benign", "Malignant"}
+    assert set(df["dataset"].cat.categories) == {"cbis-ddsm", "cmmd", "tompei-cmmd", "vindr-mammo"}
+    assert df["birads"].isna().any() and df["birads"].notna().any()  # nullable integers keep their nulls
+
+
+@pytest.mark.parametrize("which", LAKES)
+def test_pyarrow_reads_every_table(request, which):
+    lake = request.getfixturevalue(which)
     for table in TABLES:
-        path = lake / table
-        if not path.exists():
-            continue  # no rows yet for this table (e.g. images in metadata-only lakes)
-        t = ds.dataset(path, format="parquet", partitioning="hive").to_table()
+        t = ds.dataset(lake / table, format="parquet", partitioning="hive").to_table()
         assert "dataset" in t.column_names
+        assert [f.name for f in t.schema][:-1] == [c["name"] for c in SCHEMAS[table]]
 
 
-def sql_body(path: pathlib.Path) -> str:
-    return "\n".join(l for l in path.read_text().splitlines() if not l.lstrip().startswith("--"))
+def test_pyarrow_sees_the_tensor_column_as_fixed_shape_tensor(demo_lake):
+    table = ds.dataset(demo_lake / "images", format="parquet", partitioning="hive").to_table()
+    column = table.column("tensor")
+    assert isinstance(column.type, pa.FixedShapeTensorType), (
+        f"pyarrow does not see the arrow.fixed_shape_tensor extension: {column.type}"
+    )
+    assert column.type.extension_name == "arrow.fixed_shape_tensor"
+    h, w = json.loads((demo_lake / "_mcq" / "manifest.json").read_text())["tensor_shape"]
+    assert (h, w) == DEMO_TENSOR
+    assert str(column.type) == f"extension<arrow.fixed_shape_tensor[value_type=uint16, shape=[{h},{w}]]>"
+    array = column.combine_chunks().to_numpy_ndarray()
+    assert array.shape == (table.num_rows, h, w)
+    assert array.dtype == np.uint16
+    assert table.num_rows >= 100 and array.max() > 0
+    # canonical orientation: the chest wall is on the left, so the left half holds more tissue
+    assert (array[:, :, : w // 2].astype(np.int64).sum() > array[:, :, w // 2 :].astype(np.int64).sum())
 
 
-@pytest.fixture(scope="module")
-def duck(lake):
+@pytest.fixture(scope="module", params=LAKES)
+def duck(request):
+    lake = request.getfixturevalue(request.param)
     con = duckdb.connect()
     for table in TABLES:
         assert (lake / table).exists(), f"every table has files: {table}"
         con.execute(
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake}/{table}/*/*.parquet', hive_partitioning = true)"
         )
-    con.execute(f"CREATE VIEW exams AS {sql_body(ROOT / 'sql' / 'views' / 'exams.sql')}")
-    return con
-
-
-def normalized(df: pd.DataFrame) -> list[list[str]]:
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA or v == "":
-            return "<null>"
-        try:
-            number = float(v)
-        except (TypeError, ValueError):
-            return str(v).lower()
-        return str(int(number)) if number.is_integer() else repr(round(number, 6))
-
-    return [[cell(v) for v in row] for row in df.astype(object).itertuples(index=False)]
-
-
-REPORTS = sorted(p for p in (ROOT / "sql").glob("*.sql"))
+    for view in VIEWS:
+        con.execute(f"CREATE VIEW {view.stem} AS\n{view.read_text()}")  # unchanged, comments included
+    return SimpleNamespace(con=con, lake=lake, which=request.param)
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=[p.stem for p in REPORTS])
-def test_every_report_gives_the_same_rows_in_duckdb(lake, mcq_bin, duck, report):
-    theirs = duck.execute(sql_body(report)).df()
-    r = run_mcq(mcq_bin, "report", report.stem, "--format", "csv", lake=lake)
-    assert r.returncode == 0, r.stderr
-    ours = pd.read_csv(io.StringIO(r.stdout), dtype=str, keep_default_na=False)
-    if "p_value" in ours.columns:  # added by mcq, not by the SQL
-        ours = ours.drop(columns=["p_value"])
-    assert list(ours.columns) == list(theirs.columns)
-    assert normalized(ours) == normalized(theirs)
+def test_every_report_gives_the_same_rows_in_duckdb(mcq_bin, duck, report):
+    result = duck.con.execute(report.read_text())  # the file as it is
+    header = [d[0] for d in result.description]
+    theirs = result.fetchall()
+    ours_header, ours = mcq_report(mcq_bin, duck.lake, report.stem)
+    assert ours_header == header
+    assert_same_rows(ours, theirs, f"{report.stem} (DuckDB)")
 
 
-def test_duckdb_reads_every_table_and_runs_the_exams_view(lake, mcq_bin, duck):
-    con = duck
+def test_duckdb_reads_every_table_and_runs_the_exams_view(mcq_bin, duck):
+    for table in TABLES + [v.stem for v in VIEWS]:
+        theirs = dict(duck.con.execute(f"SELECT dataset, count(*) FROM {table} GROUP BY dataset").fetchall())
+        assert theirs == mcq_counts(mcq_bin, duck.lake, table), table
     query = "SELECT dataset, exam_id, images, has_cc, has_mlo, density, birads, diagnosis, mass, calcification, asymmetry, distortion FROM exams ORDER BY dataset, exam_id"
-    theirs = con.execute(query).df()
-    ours = mcq_csv(mcq_bin, lake, query)
-    assert len(theirs) == len(ours) == 1145 + 1872
-    for column in ours.columns:
-        a = ours[column].replace("", "<null>").str.lower().tolist()
-        b = theirs[column].astype("string").fillna("<null>").str.lower().tolist()
-        assert a == b, column
-
-
-def test_pyarrow_sees_the_tensor_column_as_fixed_shape_tensor(tmp_path, mcq_bin):
-    raw = tmp_path / "cmmd"
-    r = run_mcq(mcq_bin, "synth", "cmmd", str(raw), "--patients", "4", "--seed", "3")
-    assert r.returncode == 0, r.stderr
-    lake = tmp_path / "lake"
-    r = run_mcq(mcq_bin, "ingest", "cmmd", str(raw), "--size", "64x32", lake=lake)
-    assert r.returncode == 0, r.stderr
-    table = ds.dataset(lake / "images", format="parquet", partitioning="hive").to_table()
-    column = table.column("tensor")
-    assert str(column.type) == "extension<arrow.fixed_shape_tensor[value_type=uint16, shape=[64,32]]>"
-    array = column.combine_chunks().to_numpy_ndarray()
-    assert array.shape == (table.num_rows, 64, 32)
-    assert array.dtype.name == "uint16"
-    assert table.num_rows >= 8 and array.max() > 0
+    header, ours = mcq_csv(mcq_bin, duck.lake, query)
+    result = duck.con.execute(query)
+    assert header == [d[0] for d in result.description]
+    theirs = result.fetchall()
+    if duck.which == "lake":  # CBIS-DDSM breasts kept + CMMD breasts
+        assert len(theirs) == 1145 + 1872
+    assert [[str(c).lower() if c is not None else "" for c in row] for row in theirs] == [
+        [c.lower() for c in row] for row in ours
+    ]
