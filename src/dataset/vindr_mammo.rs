@@ -179,6 +179,9 @@ struct BreastColumns {
 struct Context<'a> {
     root: &'a Path,
     image_root: PathBuf,
+    /// Whether `<image_root>/images` exists: without it no image file can
+    /// (one check instead of one per image for CSV-only downloads).
+    has_images: bool,
     options: &'a AdapterOptions,
     breast_rules: Vec<Rule>,
     breast_file: String,
@@ -258,6 +261,12 @@ fn stream(
     }
     let mut cx = Context {
         root,
+        has_images: options
+            .images
+            .as_ref()
+            .unwrap_or(&dataset_root)
+            .join("images")
+            .is_dir(),
         image_root: options.images.clone().unwrap_or(dataset_root),
         options,
         breast_rules: policy.breast_rules(),
@@ -416,14 +425,16 @@ fn harmonize_group(
         let split_raw = row.get(c.split);
         let split = out.valid(&at, "split", split_raw, vocab::source_split(split_raw));
         let found = per_image.remove(image).unwrap_or_default();
-        let file = cx
-            .image_root
-            .join("images")
-            .join(study)
-            .join(format!("{image}.dicom"));
-        let raw_path = file
-            .is_file()
-            .then(|| crate::dataset::source::relative(cx.root, &file));
+        let raw_path = cx.has_images.then(|| {
+            let file = cx
+                .image_root
+                .join("images")
+                .join(study)
+                .join(format!("{image}.dicom"));
+            file.is_file()
+                .then(|| crate::dataset::source::relative(cx.root, &file))
+        });
+        let raw_path = raw_path.flatten();
         rows.push(MetadataRow {
             patient_id: study.to_string(),
             study_id: Some(study.to_string()),
