@@ -318,7 +318,7 @@ fn key(id: &str) -> u64 {
 }
 
 /// Rows gathered before they go to the writer thread as one batch per table.
-const SINK_ROWS: usize = 32 * 1024;
+const SINK_ROWS: usize = 16 * 1024;
 
 /// The three part writers of a streaming ingest, fed by a thread of their
 /// own so that Parquet encoding overlaps reading and harmonizing.
