@@ -118,6 +118,31 @@ def test_pyarrow_sees_the_tensor_column_as_fixed_shape_tensor(demo_lake):
     assert (array[:, :, : w // 2].astype(np.int64).sum() > array[:, :, w // 2 :].astype(np.int64).sum())
 
 
+def test_tensors_equal_the_pngs_mcq_export_writes(demo_lake, mcq_bin, tmp_path):
+    """pyarrow's (N, H, W) tensors are exactly what `mcq export png --bits 16`
+    writes (read back with Pillow), image by image."""
+    from conftest import run_mcq
+    from PIL import Image
+
+    out = tmp_path / "png"
+    r = run_mcq(mcq_bin, "export", "png", str(out), "--bits", "16", lake=demo_lake)
+    assert r.returncode == 0, r.stderr
+    table = ds.dataset(demo_lake / "images", format="parquet", partitioning="hive").to_table(
+        columns=["dataset", "image_id", "tensor"]
+    )
+    tensors = table.column("tensor").combine_chunks().to_numpy_ndarray()
+    by_key = {
+        (str(d), i): tensors[n]
+        for n, (d, i) in enumerate(zip(table.column("dataset").to_pylist(), table.column("image_id").to_pylist()))
+    }
+    listed = pd.read_csv(out / "metadata.csv", dtype=str)
+    assert len(listed) == len(by_key) and len(listed) >= 100
+    for row in listed.itertuples():
+        png = np.asarray(Image.open(out / row.path))
+        assert png.dtype == np.uint16, row.path
+        assert np.array_equal(png, by_key[(row.dataset, row.image_id)]), row.path
+
+
 @pytest.fixture(scope="module", params=LAKES)
 def duck(request):
     lake = request.getfixturevalue(request.param)
