@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -306,10 +306,15 @@ impl LakeWriter {
             .join(format!("dataset={dataset}"));
         fs::create_dir_all(&tmp_dir).map_err(Error::io("cannot create", &tmp_dir))?;
         let (group, per_file) = limits(table, self.tensor_shape());
+        // zstd level 1: Parquet encoding is the streaming ingest's slowest
+        // stage, and level 3 compressed it ~2x slower for a few % smaller
+        // files. Min/max statistics per column chunk (what readers prune
+        // row groups with), not per page.
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).expect("valid level"),
+                ZstdLevel::try_new(1).expect("valid level"),
             ))
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_max_row_group_row_count(Some(group))
             .set_created_by(format!("mcq {}", env!("CARGO_PKG_VERSION")))
             .build();
