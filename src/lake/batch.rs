@@ -29,8 +29,19 @@ pub enum Cell<'a> {
 /// A row type of one lake table.
 pub trait LakeRow {
     const TABLE: Table;
+    /// The row type's columns, numbered as `cell_at` reads them.
+    const COLUMNS: &'static [&'static str];
+    /// The value of column `index` of [`Self::COLUMNS`] (an index, not a
+    /// name, so building a batch matches each column name once, not once
+    /// per row).
+    fn cell_at(&self, index: usize) -> Cell<'_>;
     /// The value of the named column.
-    fn cell(&self, column: &str) -> Cell<'_>;
+    fn cell(&self, column: &str) -> Cell<'_> {
+        Self::COLUMNS
+            .iter()
+            .position(|c| *c == column)
+            .map_or(Cell::Unknown, |i| self.cell_at(i))
+    }
 }
 
 /// Builds a batch from rows, in the declared column order, then validates it.
@@ -40,6 +51,10 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
     for def in &table.columns {
         let name = def.name.as_str();
+        let index = R::COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or(usize::MAX);
         let mismatch = || Error::Schema {
             table: table.table.clone(),
             message: format!(
@@ -50,7 +65,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
         let array: ArrayRef = match def.column_type {
             ColumnType::Utf8 => Arc::new(
                 rows.iter()
-                    .map(|r| match r.cell(name) {
+                    .map(|r| match r.cell_at(index) {
                         Cell::Str(v) => Ok(v),
                         _ => Err(mismatch()),
                     })
@@ -58,7 +73,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
             ),
             ColumnType::Int32 => Arc::new(
                 rows.iter()
-                    .map(|r| match r.cell(name) {
+                    .map(|r| match r.cell_at(index) {
                         Cell::I32(v) => Ok(v),
                         _ => Err(mismatch()),
                     })
@@ -66,7 +81,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
             ),
             ColumnType::Int64 => Arc::new(
                 rows.iter()
-                    .map(|r| match r.cell(name) {
+                    .map(|r| match r.cell_at(index) {
                         Cell::I64(v) => Ok(v),
                         _ => Err(mismatch()),
                     })
@@ -74,7 +89,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
             ),
             ColumnType::Float64 => Arc::new(
                 rows.iter()
-                    .map(|r| match r.cell(name) {
+                    .map(|r| match r.cell_at(index) {
                         Cell::F64(v) => Ok(v),
                         _ => Err(mismatch()),
                     })
@@ -82,7 +97,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
             ),
             ColumnType::Float32 => Arc::new(
                 rows.iter()
-                    .map(|r| match r.cell(name) {
+                    .map(|r| match r.cell_at(index) {
                         Cell::F64(v) => Ok(v.map(|x| x as f32)),
                         _ => Err(mismatch()),
                     })
@@ -90,7 +105,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
             ),
             ColumnType::Bool => Arc::new(
                 rows.iter()
-                    .map(|r| match r.cell(name) {
+                    .map(|r| match r.cell_at(index) {
                         Cell::Bool(v) => Ok(Some(v)),
                         _ => Err(mismatch()),
                     })
@@ -100,7 +115,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
                 let mut builder = ListBuilder::new(StringBuilder::new())
                     .with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
                 for r in rows {
-                    let Cell::List(items) = r.cell(name) else {
+                    let Cell::List(items) = r.cell_at(index) else {
                         return Err(mismatch());
                     };
                     for item in items {
@@ -114,7 +129,7 @@ pub fn to_batch<R: LakeRow>(rows: &[R], tensor_shape: (usize, usize)) -> Result<
                 let (h, w) = tensor_shape;
                 let mut values: Vec<u16> = Vec::with_capacity(rows.len() * h * w);
                 for r in rows {
-                    let Cell::Tensor(pixels) = r.cell(name) else {
+                    let Cell::Tensor(pixels) = r.cell_at(index) else {
                         return Err(mismatch());
                     };
                     if pixels.len() != h * w {
@@ -154,38 +169,70 @@ fn os(v: &Option<String>) -> Cell<'_> {
 
 impl LakeRow for MetadataRow {
     const TABLE: Table = Table::Metadata;
-    fn cell(&self, column: &str) -> Cell<'_> {
-        match column {
-            "patient_id" => s(&self.patient_id),
-            "study_id" => os(&self.study_id),
-            "image_id" => s(&self.image_id),
-            "exam_id" => s(&self.exam_id),
-            "laterality" => s(&self.laterality),
-            "laterality_source" => s(&self.laterality_source),
-            "view_position" => os(&self.view_position),
-            "age" => Cell::I32(self.age),
-            "density" => os(&self.density),
-            "birads" => Cell::I32(self.birads),
-            "birads_raw" => os(&self.birads_raw),
-            "diagnosis" => os(&self.diagnosis),
-            "diagnosis_source" => os(&self.diagnosis_source),
-            "mass" => Cell::Bool(self.mass),
-            "calcification" => Cell::Bool(self.calcification),
-            "asymmetry" => Cell::Bool(self.asymmetry),
-            "distortion" => Cell::Bool(self.distortion),
-            "asymmetry_kinds" => Cell::List(&self.asymmetry_kinds),
-            "mass_shape" => Cell::List(&self.mass_shape),
-            "mass_margin" => Cell::List(&self.mass_margin),
-            "mass_density" => Cell::List(&self.mass_density),
-            "calc_morphology" => Cell::List(&self.calc_morphology),
-            "calc_distribution" => Cell::List(&self.calc_distribution),
-            "other_findings" => Cell::List(&self.other_findings),
-            "split" => os(&self.split),
-            "source_split" => os(&self.source_split),
-            "raw_path" => os(&self.raw_path),
-            "image_status" => s(&self.image_status),
-            "source_file" => s(&self.source_file),
-            "source_row" => Cell::I64(Some(self.source_row)),
+    const COLUMNS: &'static [&'static str] = &[
+        "patient_id",
+        "study_id",
+        "image_id",
+        "exam_id",
+        "laterality",
+        "laterality_source",
+        "view_position",
+        "age",
+        "density",
+        "birads",
+        "birads_raw",
+        "diagnosis",
+        "diagnosis_source",
+        "mass",
+        "calcification",
+        "asymmetry",
+        "distortion",
+        "asymmetry_kinds",
+        "mass_shape",
+        "mass_margin",
+        "mass_density",
+        "calc_morphology",
+        "calc_distribution",
+        "other_findings",
+        "split",
+        "source_split",
+        "raw_path",
+        "image_status",
+        "source_file",
+        "source_row",
+    ];
+    fn cell_at(&self, index: usize) -> Cell<'_> {
+        match index {
+            0 => s(&self.patient_id),
+            1 => os(&self.study_id),
+            2 => s(&self.image_id),
+            3 => s(&self.exam_id),
+            4 => s(&self.laterality),
+            5 => s(&self.laterality_source),
+            6 => os(&self.view_position),
+            7 => Cell::I32(self.age),
+            8 => os(&self.density),
+            9 => Cell::I32(self.birads),
+            10 => os(&self.birads_raw),
+            11 => os(&self.diagnosis),
+            12 => os(&self.diagnosis_source),
+            13 => Cell::Bool(self.mass),
+            14 => Cell::Bool(self.calcification),
+            15 => Cell::Bool(self.asymmetry),
+            16 => Cell::Bool(self.distortion),
+            17 => Cell::List(&self.asymmetry_kinds),
+            18 => Cell::List(&self.mass_shape),
+            19 => Cell::List(&self.mass_margin),
+            20 => Cell::List(&self.mass_density),
+            21 => Cell::List(&self.calc_morphology),
+            22 => Cell::List(&self.calc_distribution),
+            23 => Cell::List(&self.other_findings),
+            24 => os(&self.split),
+            25 => os(&self.source_split),
+            26 => os(&self.raw_path),
+            27 => s(&self.image_status),
+            28 => s(&self.source_file),
+            29 => Cell::I64(Some(self.source_row)),
             _ => Cell::Unknown,
         }
     }
@@ -193,45 +240,84 @@ impl LakeRow for MetadataRow {
 
 impl LakeRow for FindingRow {
     const TABLE: Table = Table::Findings;
-    fn cell(&self, column: &str) -> Cell<'_> {
-        match column {
-            "image_id" => s(&self.image_id),
-            "exam_id" => s(&self.exam_id),
-            "patient_id" => s(&self.patient_id),
-            "laterality" => s(&self.laterality),
-            "view_position" => os(&self.view_position),
-            "finding" => s(&self.finding),
-            "finding_raw" => os(&self.finding_raw),
-            "finding_index" => Cell::I32(self.finding_index),
-            "birads" => Cell::I32(self.birads),
-            "birads_raw" => os(&self.birads_raw),
-            "pathology" => os(&self.pathology),
-            "pathology_raw" => os(&self.pathology_raw),
-            "subtlety" => Cell::I32(self.subtlety),
-            "location" => os(&self.location),
-            "mass_shape" => Cell::List(&self.mass_shape),
-            "mass_margin" => Cell::List(&self.mass_margin),
-            "mass_density" => Cell::List(&self.mass_density),
-            "calc_morphology" => Cell::List(&self.calc_morphology),
-            "calc_distribution" => Cell::List(&self.calc_distribution),
-            "x0" => Cell::F64(self.x0),
-            "y0" => Cell::F64(self.y0),
-            "x1" => Cell::F64(self.x1),
-            "y1" => Cell::F64(self.y1),
-            "raw_x0" => Cell::F64(self.raw_x0),
-            "raw_y0" => Cell::F64(self.raw_y0),
-            "raw_x1" => Cell::F64(self.raw_x1),
-            "raw_y1" => Cell::F64(self.raw_y1),
-            "box_clipped" => Cell::Bool(self.box_clipped),
-            "tensor_x0" => Cell::F64(self.tensor_x0),
-            "tensor_y0" => Cell::F64(self.tensor_y0),
-            "tensor_x1" => Cell::F64(self.tensor_x1),
-            "tensor_y1" => Cell::F64(self.tensor_y1),
-            "roi_path" => os(&self.roi_path),
-            "crop_path" => os(&self.crop_path),
-            "outline" => os(&self.outline),
-            "source_file" => s(&self.source_file),
-            "source_row" => Cell::I64(Some(self.source_row)),
+    const COLUMNS: &'static [&'static str] = &[
+        "image_id",
+        "exam_id",
+        "patient_id",
+        "laterality",
+        "view_position",
+        "finding",
+        "finding_raw",
+        "finding_index",
+        "birads",
+        "birads_raw",
+        "pathology",
+        "pathology_raw",
+        "subtlety",
+        "location",
+        "mass_shape",
+        "mass_margin",
+        "mass_density",
+        "calc_morphology",
+        "calc_distribution",
+        "x0",
+        "y0",
+        "x1",
+        "y1",
+        "raw_x0",
+        "raw_y0",
+        "raw_x1",
+        "raw_y1",
+        "box_clipped",
+        "tensor_x0",
+        "tensor_y0",
+        "tensor_x1",
+        "tensor_y1",
+        "roi_path",
+        "crop_path",
+        "outline",
+        "source_file",
+        "source_row",
+    ];
+    fn cell_at(&self, index: usize) -> Cell<'_> {
+        match index {
+            0 => s(&self.image_id),
+            1 => s(&self.exam_id),
+            2 => s(&self.patient_id),
+            3 => s(&self.laterality),
+            4 => os(&self.view_position),
+            5 => s(&self.finding),
+            6 => os(&self.finding_raw),
+            7 => Cell::I32(self.finding_index),
+            8 => Cell::I32(self.birads),
+            9 => os(&self.birads_raw),
+            10 => os(&self.pathology),
+            11 => os(&self.pathology_raw),
+            12 => Cell::I32(self.subtlety),
+            13 => os(&self.location),
+            14 => Cell::List(&self.mass_shape),
+            15 => Cell::List(&self.mass_margin),
+            16 => Cell::List(&self.mass_density),
+            17 => Cell::List(&self.calc_morphology),
+            18 => Cell::List(&self.calc_distribution),
+            19 => Cell::F64(self.x0),
+            20 => Cell::F64(self.y0),
+            21 => Cell::F64(self.x1),
+            22 => Cell::F64(self.y1),
+            23 => Cell::F64(self.raw_x0),
+            24 => Cell::F64(self.raw_y0),
+            25 => Cell::F64(self.raw_x1),
+            26 => Cell::F64(self.raw_y1),
+            27 => Cell::Bool(self.box_clipped),
+            28 => Cell::F64(self.tensor_x0),
+            29 => Cell::F64(self.tensor_y0),
+            30 => Cell::F64(self.tensor_x1),
+            31 => Cell::F64(self.tensor_y1),
+            32 => os(&self.roi_path),
+            33 => os(&self.crop_path),
+            34 => os(&self.outline),
+            35 => s(&self.source_file),
+            36 => Cell::I64(Some(self.source_row)),
             _ => Cell::Unknown,
         }
     }
@@ -239,20 +325,34 @@ impl LakeRow for FindingRow {
 
 impl LakeRow for ExclusionRow {
     const TABLE: Table = Table::Exclusions;
-    fn cell(&self, column: &str) -> Cell<'_> {
-        match column {
-            "level" => s(&self.level),
-            "source_file" => s(&self.source_file),
-            "source_row" => Cell::I64(self.source_row),
-            "patient_id" => os(&self.patient_id),
-            "laterality" => os(&self.laterality),
-            "view_position" => os(&self.view_position),
-            "image_id" => os(&self.image_id),
-            "exam_id" => os(&self.exam_id),
-            "column" => os(&self.column),
-            "raw_value" => os(&self.raw_value),
-            "reason" => s(&self.reason),
-            "detail" => s(&self.detail),
+    const COLUMNS: &'static [&'static str] = &[
+        "level",
+        "source_file",
+        "source_row",
+        "patient_id",
+        "laterality",
+        "view_position",
+        "image_id",
+        "exam_id",
+        "column",
+        "raw_value",
+        "reason",
+        "detail",
+    ];
+    fn cell_at(&self, index: usize) -> Cell<'_> {
+        match index {
+            0 => s(&self.level),
+            1 => s(&self.source_file),
+            2 => Cell::I64(self.source_row),
+            3 => os(&self.patient_id),
+            4 => os(&self.laterality),
+            5 => os(&self.view_position),
+            6 => os(&self.image_id),
+            7 => os(&self.exam_id),
+            8 => os(&self.column),
+            9 => os(&self.raw_value),
+            10 => s(&self.reason),
+            11 => s(&self.detail),
             _ => Cell::Unknown,
         }
     }
@@ -260,44 +360,82 @@ impl LakeRow for ExclusionRow {
 
 impl LakeRow for ImageRow {
     const TABLE: Table = Table::Images;
-    fn cell(&self, column: &str) -> Cell<'_> {
-        match column {
-            "image_id" => s(&self.image_id),
-            "rows" => Cell::I32(Some(self.rows)),
-            "columns" => Cell::I32(Some(self.columns)),
-            "bits_stored" => Cell::I32(Some(self.bits_stored)),
-            "photometric" => os(&self.photometric),
-            "transfer_syntax" => os(&self.transfer_syntax),
-            "modality_kind" => s(&self.modality_kind),
-            "manufacturer" => os(&self.manufacturer),
-            "model" => os(&self.model),
-            "presentation_intent" => os(&self.presentation_intent),
-            "pixel_spacing_mm" => Cell::F64(self.pixel_spacing_mm),
-            "window_center" => Cell::F64(self.window_center),
-            "window_width" => Cell::F64(self.window_width),
-            "voi_lut_function" => os(&self.voi_lut_function),
-            "source_min" => Cell::F64(Some(self.source_min)),
-            "source_max" => Cell::F64(Some(self.source_max)),
-            "pixel_data_sha256" => s(&self.pixel_data_sha256),
-            "decode_reduction" => Cell::I32(Some(self.decode_reduction)),
-            "intensity_inverted" => Cell::Bool(self.intensity_inverted),
-            "inversion_reason" => os(&self.inversion_reason),
-            "inversion_score" => Cell::F64(self.inversion_score),
-            "chest_wall_side" => os(&self.chest_wall_side),
-            "laterality_score" => Cell::F64(self.laterality_score),
-            "laterality_flipped" => Cell::Bool(self.laterality_flipped),
-            "hflip_applied" => Cell::Bool(self.hflip_applied),
-            "norm_low" => Cell::F64(Some(self.norm_low)),
-            "norm_high" => Cell::F64(Some(self.norm_high)),
-            "crop_x0" => Cell::I32(Some(self.crop_x0)),
-            "crop_y0" => Cell::I32(Some(self.crop_y0)),
-            "crop_x1" => Cell::I32(Some(self.crop_x1)),
-            "crop_y1" => Cell::I32(Some(self.crop_y1)),
-            "scale" => Cell::F64(Some(self.scale)),
-            "pad_left" => Cell::I32(Some(self.pad_left)),
-            "pad_top" => Cell::I32(Some(self.pad_top)),
-            "qc_method" => os(&self.qc_method),
-            "tensor" => Cell::Tensor(&self.tensor),
+    const COLUMNS: &'static [&'static str] = &[
+        "image_id",
+        "rows",
+        "columns",
+        "bits_stored",
+        "photometric",
+        "transfer_syntax",
+        "modality_kind",
+        "manufacturer",
+        "model",
+        "presentation_intent",
+        "pixel_spacing_mm",
+        "window_center",
+        "window_width",
+        "voi_lut_function",
+        "source_min",
+        "source_max",
+        "pixel_data_sha256",
+        "decode_reduction",
+        "intensity_inverted",
+        "inversion_reason",
+        "inversion_score",
+        "chest_wall_side",
+        "laterality_score",
+        "laterality_flipped",
+        "hflip_applied",
+        "norm_low",
+        "norm_high",
+        "crop_x0",
+        "crop_y0",
+        "crop_x1",
+        "crop_y1",
+        "scale",
+        "pad_left",
+        "pad_top",
+        "qc_method",
+        "tensor",
+    ];
+    fn cell_at(&self, index: usize) -> Cell<'_> {
+        match index {
+            0 => s(&self.image_id),
+            1 => Cell::I32(Some(self.rows)),
+            2 => Cell::I32(Some(self.columns)),
+            3 => Cell::I32(Some(self.bits_stored)),
+            4 => os(&self.photometric),
+            5 => os(&self.transfer_syntax),
+            6 => s(&self.modality_kind),
+            7 => os(&self.manufacturer),
+            8 => os(&self.model),
+            9 => os(&self.presentation_intent),
+            10 => Cell::F64(self.pixel_spacing_mm),
+            11 => Cell::F64(self.window_center),
+            12 => Cell::F64(self.window_width),
+            13 => os(&self.voi_lut_function),
+            14 => Cell::F64(Some(self.source_min)),
+            15 => Cell::F64(Some(self.source_max)),
+            16 => s(&self.pixel_data_sha256),
+            17 => Cell::I32(Some(self.decode_reduction)),
+            18 => Cell::Bool(self.intensity_inverted),
+            19 => os(&self.inversion_reason),
+            20 => Cell::F64(self.inversion_score),
+            21 => os(&self.chest_wall_side),
+            22 => Cell::F64(self.laterality_score),
+            23 => Cell::Bool(self.laterality_flipped),
+            24 => Cell::Bool(self.hflip_applied),
+            25 => Cell::F64(Some(self.norm_low)),
+            26 => Cell::F64(Some(self.norm_high)),
+            27 => Cell::I32(Some(self.crop_x0)),
+            28 => Cell::I32(Some(self.crop_y0)),
+            29 => Cell::I32(Some(self.crop_x1)),
+            30 => Cell::I32(Some(self.crop_y1)),
+            31 => Cell::F64(Some(self.scale)),
+            32 => Cell::I32(Some(self.pad_left)),
+            33 => Cell::I32(Some(self.pad_top)),
+            34 => os(&self.qc_method),
+            35 => Cell::Tensor(&self.tensor),
             _ => Cell::Unknown,
         }
     }
