@@ -88,6 +88,8 @@ pub fn run<W: Write + Send>(config: &DemoConfig, out: &mut W) -> Result<PathBuf>
             synthetic: true,
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             qc_method: Default::default(),
+            j2k_full_resolution: false,
+            keep_processed: None,
         })?;
         done(
             t,

@@ -14,6 +14,7 @@ pub mod dicom;
 pub mod error;
 pub mod ingest;
 pub mod lake;
+pub mod paths;
 pub mod pixels;
 pub mod qc;
 pub mod query;
