@@ -367,6 +367,7 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
         .ok_or_else(|| err("no PixelData element".into()))?;
     let mut hasher = Sha256::new();
     let mut first_frame: Option<Vec<u8>> = None;
+    let mut native: Option<Vec<u16>> = None;
     match element.value() {
         dicom_core::DicomValue::Primitive(p) => {
             let bytes = p.to_bytes();
@@ -378,6 +379,9 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
                 )));
             }
             hasher.update(&bytes);
+            // Native samples are copied straight out of the element (once),
+            // not through dicom-pixeldata, which copies them twice more.
+            native = Some(copy_samples(&bytes, pixels as usize, bits_allocated > 8));
         }
         dicom_core::DicomValue::PixelSequence(seq) => {
             for fragment in seq.fragments() {
@@ -401,6 +405,19 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
         }
     }
     let pixel_data_sha256 = hex::encode(hasher.finalize());
+    if let Some(out) = native {
+        let format = sample_format(&object, bits_allocated);
+        let stored = StoredSamples {
+            rows,
+            columns,
+            bits_stored: format.bits_stored,
+            signed: format.signed,
+            slope: format.slope,
+            intercept: format.intercept,
+            reduction: 0,
+        };
+        return Ok(finish(path, header, stored, out, pixel_data_sha256));
+    }
     if let (Some(codestream), Some(tensor)) = (first_frame, options.j2k_reduce_for) {
         let levels = j2k_decomposition_levels(&codestream).unwrap_or(0);
         let reduction = j2k_reduction(rows, columns, tensor, levels);
@@ -450,29 +467,7 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
             data.len()
         )));
     }
-    let mut out = Vec::with_capacity(n);
-    if bytes_per == 2 {
-        // Little-endian u16 samples: a straight copy when the buffer is
-        // aligned (the usual case), else byte by byte.
-        #[cfg(target_endian = "little")]
-        {
-            // SAFETY: every bit pattern is a valid u16; align_to only
-            // yields the aligned middle part.
-            let (prefix, words, _) = unsafe { data[..n * 2].align_to::<u16>() };
-            if prefix.is_empty() && words.len() == n {
-                out.extend_from_slice(words);
-            }
-        }
-        if out.is_empty() {
-            out.extend(
-                data[..n * 2]
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
-            );
-        }
-    } else {
-        out.extend(data[..n].iter().map(|&b| b as u16));
-    }
+    let out = copy_samples(data, n, bytes_per == 2);
     drop(decoded);
     let stored = StoredSamples {
         rows,
@@ -484,6 +479,74 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
         reduction: 0,
     };
     Ok(finish(path, header, stored, out, pixel_data_sha256))
+}
+
+/// The first `n` samples of little-endian pixel bytes as `u16` (16-bit
+/// samples when `sixteen`, else 8-bit); the caller has checked the length.
+fn copy_samples(data: &[u8], n: usize, sixteen: bool) -> Vec<u16> {
+    let mut out = Vec::with_capacity(n);
+    if sixteen {
+        let data = &data[..(n * 2).min(data.len() & !1)];
+        // A straight copy when the buffer is aligned (the usual case), else
+        // byte by byte.
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: every bit pattern is a valid u16; align_to only yields
+            // the aligned middle part.
+            let (prefix, words, _) = unsafe { data.align_to::<u16>() };
+            if prefix.is_empty() {
+                out.extend_from_slice(words);
+            }
+        }
+        if out.is_empty() {
+            out.extend(
+                data.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            );
+        }
+    } else {
+        out.extend(data[..n.min(data.len())].iter().map(|&b| b as u16));
+    }
+    out
+}
+
+/// Sample format and Modality LUT read from the data set (for the paths that
+/// do not go through dicom-pixeldata).
+struct SampleFormat {
+    bits_stored: u16,
+    signed: bool,
+    slope: f64,
+    intercept: f64,
+}
+
+fn sample_format(object: &DefaultDicomObject, bits_allocated: u32) -> SampleFormat {
+    let int = |tag| {
+        object
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_int::<i64>().ok())
+    };
+    let float = |tag| {
+        object
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_float64().ok())
+            .filter(|v| v.is_finite())
+    };
+    let (slope, intercept) = match (float(tags::RESCALE_SLOPE), float(tags::RESCALE_INTERCEPT)) {
+        (Some(s), i) if s != 0.0 => (s, i.unwrap_or(0.0)),
+        (_, i) => (1.0, i.unwrap_or(0.0)),
+    };
+    SampleFormat {
+        bits_stored: int(tags::BITS_STORED)
+            .unwrap_or(i64::from(bits_allocated))
+            .clamp(1, 16) as u16,
+        signed: int(tags::PIXEL_REPRESENTATION) == Some(1),
+        slope,
+        intercept,
+    }
 }
 
 /// What [`finish`] needs besides the samples.
@@ -581,28 +644,13 @@ fn decode_j2k_reduced(
     pixel_data_sha256: String,
 ) -> Result<Decoded> {
     let err = |m: String| decode_error(path, m);
-    let int = |tag| {
-        object
-            .element_opt(tag)
-            .ok()
-            .flatten()
-            .and_then(|e| e.to_int::<i64>().ok())
-    };
-    let float = |tag| {
-        object
-            .element_opt(tag)
-            .ok()
-            .flatten()
-            .and_then(|e| e.to_float64().ok())
-            .filter(|v| v.is_finite())
-    };
     let (rows, columns) = (header.rows.unwrap_or(0), header.columns.unwrap_or(0));
-    let bits_stored = int(tags::BITS_STORED).unwrap_or(16).clamp(1, 16) as u16;
-    let signed = int(tags::PIXEL_REPRESENTATION) == Some(1);
-    let (slope, intercept) = match (float(tags::RESCALE_SLOPE), float(tags::RESCALE_INTERCEPT)) {
-        (Some(s), i) if s != 0.0 => (s, i.unwrap_or(0.0)),
-        (_, i) => (1.0, i.unwrap_or(0.0)),
-    };
+    let SampleFormat {
+        bits_stored,
+        signed,
+        slope,
+        intercept,
+    } = sample_format(object, header.bits_allocated.unwrap_or(16));
     let params = jpeg2k::DecodeParameters::new().reduce(reduction);
     let image =
         quietly(|| std::panic::catch_unwind(|| jpeg2k::Image::from_bytes_with(codestream, params)))

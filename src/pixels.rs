@@ -255,45 +255,81 @@ pub fn process_images(
         .build()
         .map_err(|e| Error::Other(format!("cannot start {jobs} worker threads: {e}")))?;
     let mut geometries: HashMap<String, Geometry> = HashMap::new();
-    // A window of a few images per worker bounds the decoded pixels in memory.
-    for window in todo.chunks(jobs.max(1) * 2) {
-        let results: Vec<(usize, Result<Outcome>, StageTimes)> = pool.install(|| {
-            window
-                .par_iter()
-                .map(|&i| {
-                    let m = &metadata[i];
-                    let path = root.join(m.raw_path.as_deref().unwrap_or_default());
-                    let mut times = StageTimes::default();
-                    let png = pngs.get(&i).map(PathBuf::as_path);
-                    let result = one_image(&path, m, png, options, stage, &mut times);
-                    (i, result, times)
-                })
-                .collect()
-        });
-        let mut rows = Vec::with_capacity(results.len());
-        for (i, result, times) in results {
-            summary.stages += times;
-            let result = result?;
-            match result {
-                Ok((row, geometry)) => {
-                    summary.ok += 1;
-                    summary.laterality_flipped += row.laterality_flipped as usize;
-                    summary.intensity_inverted += row.intensity_inverted as usize;
-                    geometries.insert(row.image_id.clone(), geometry);
-                    rows.push(row);
+    // Workers pull images in record order (par_bridge) and send each result
+    // through a bounded channel; this thread puts them back in record order
+    // and writes them while the workers go on. At most about 3 × jobs images
+    // are in flight, so memory stays bounded; a write error stops the workers.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<Outcome>, StageTimes)>(jobs);
+    let cancelled = std::sync::atomic::AtomicBool::new(false);
+    let mut failed: Vec<(usize, String)> = Vec::new();
+    let shared: &[MetadataRow] = metadata;
+    let written: Result<()> = pool.in_place_scope(|scope| {
+        let (cancelled, pngs, todo) = (&cancelled, &pngs, &todo);
+        scope.spawn(move |_| {
+            todo.iter().par_bridge().for_each_with(tx, |tx, &i| {
+                if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
                 }
-                Err(message) => {
-                    summary.error += 1;
-                    let m = &mut metadata[i];
-                    m.image_status = "error".into();
-                    exclusions.push(image_exclusion(m, "unreadable_image", message));
+                let m = &shared[i];
+                let path = root.join(m.raw_path.as_deref().unwrap_or_default());
+                let mut times = StageTimes::default();
+                let png = pngs.get(&i).map(PathBuf::as_path);
+                let result = one_image(&path, m, png, options, stage, &mut times);
+                // The receiver is gone only after a write error.
+                let _ = tx.send((i, result, times));
+            });
+        });
+        let order: HashMap<usize, usize> = todo.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        let mut pending: std::collections::BTreeMap<usize, (usize, Result<Outcome>)> =
+            Default::default();
+        let mut next = 0;
+        let mut rows = Vec::with_capacity(jobs * 2);
+        // Takes the receiver, so that returning early (a write error) drops
+        // it and unblocks the workers.
+        let mut step = |rx: std::sync::mpsc::Receiver<_>| -> Result<()> {
+            for (i, result, times) in rx.iter() {
+                summary.stages += times;
+                pending.insert(order[&i], (i, result));
+                while let Some((i, result)) = pending.remove(&next) {
+                    next += 1;
+                    progress.inc(1);
+                    match result? {
+                        Ok((row, geometry)) => {
+                            summary.ok += 1;
+                            summary.laterality_flipped += row.laterality_flipped as usize;
+                            summary.intensity_inverted += row.intensity_inverted as usize;
+                            geometries.insert(row.image_id.clone(), geometry);
+                            rows.push(row);
+                        }
+                        Err(message) => {
+                            summary.error += 1;
+                            failed.push((i, message));
+                        }
+                    }
+                }
+                if rows.len() >= jobs * 2 {
+                    let t = Instant::now();
+                    part.write_rows(&rows)?;
+                    summary.stages.write += t.elapsed();
+                    rows.clear();
                 }
             }
-            progress.inc(1);
+            let t = Instant::now();
+            part.write_rows(&rows)?;
+            summary.stages.write += t.elapsed();
+            Ok(())
+        };
+        let result = step(rx);
+        if result.is_err() {
+            cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        let t = Instant::now();
-        part.write_rows(&rows)?;
-        summary.stages.write += t.elapsed();
+        result
+    });
+    written?;
+    for (i, message) in failed {
+        let m = &mut metadata[i];
+        m.image_status = "error".into();
+        exclusions.push(image_exclusion(m, "unreadable_image", message));
     }
     progress.finish_and_clear();
     for f in findings.iter_mut() {

@@ -303,3 +303,33 @@ fn keep_processed_writes_16_bit_pngs_inside_the_folder_and_never_overwrites() {
         assert!(second.contains(&numbered), "{}", numbered.display());
     }
 }
+
+#[test]
+fn an_unwritable_keep_processed_folder_fails_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = synth_cbis(dir.path(), 3, 5);
+    // A regular file where the PNG folder would go.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"a file").unwrap();
+    let keep = blocker.join("processed");
+    let lake = dir.path().join("lake");
+    let o = mcq(
+        &lake,
+        &[
+            "ingest",
+            "cbis-ddsm",
+            raw.to_str().unwrap(),
+            "--size",
+            "64x32",
+            "--jobs",
+            "2",
+            "--keep-processed",
+            keep.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("blocker"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    // Nothing was committed.
+    assert!(!lake.join("metadata").join("dataset=cbis-ddsm").exists());
+}
