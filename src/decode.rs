@@ -40,8 +40,8 @@
 //! fitting axis is decoded at a lower resolution level (OpenJPEG's
 //! `cp_reduce`, through the `jpeg2k` crate that dicom-pixeldata also decodes
 //! with): `r` levels halve both axes `r` times, the largest `r` that keeps
-//! the whole image at least as large as the tensor it is fitted into (and
-//! below the codestream's number of decomposition levels). `rows`/`columns`
+//! the reduced image at least as large as the tensor on both axes (and at
+//! most the codestream's number of decomposition levels). `rows`/`columns`
 //! then describe the reduced pixel buffer, [`Decoded::reduction`] says by
 //! how much, and [`Decoded::full_rows`]/[`Decoded::full_columns`] keep the
 //! stored image's size, in which `qc::process` reports every coordinate.
@@ -232,17 +232,20 @@ fn j2k_decomposition_levels(codestream: &[u8]) -> Option<u32> {
     }
 }
 
-/// Resolution levels to discard so that a `rows × columns` image stays at
-/// least as large as the `(H, W)` tensor it is fitted into: the largest
-/// `r ≤ levels` (the codestream's decomposition levels) with `scale × 2^r ≤ 1`,
-/// where `scale` fits the whole image.
+/// Resolution levels to discard for an `(H, W)` tensor: the largest
+/// `r ≤ levels` (the codestream's decomposition levels) with
+/// `rows ≥ H·2^r` and `columns ≥ W·2^r` — a level is dropped only while the
+/// tensor is at most half the image on both axes, so the reduced image is
+/// never smaller than the tensor on either axis and a breast crop is rarely
+/// enlarged.
 pub fn j2k_reduction(rows: u32, columns: u32, tensor: (usize, usize), levels: u32) -> u32 {
-    if rows == 0 || columns == 0 || tensor.0 == 0 || tensor.1 == 0 {
+    let (h, w) = (tensor.0 as u64, tensor.1 as u64);
+    if h == 0 || w == 0 {
         return 0;
     }
-    let scale = (tensor.0 as f64 / rows as f64).min(tensor.1 as f64 / columns as f64);
     let mut r = 0;
-    while r < levels && scale * f64::from(1u32 << (r + 1)) <= 1.0 && r < 8 {
+    while r < levels.min(8) && u64::from(rows) >= h << (r + 1) && u64::from(columns) >= w << (r + 1)
+    {
         r += 1;
     }
     r
@@ -948,8 +951,10 @@ mod tests {
 
     #[test]
     fn reduction_level_keeps_the_image_at_least_tensor_sized() {
-        // 4096 x 3328 into 1024 x 512: scale 0.154, two levels keep 1024 x 832.
+        // 4096 x 3328 into 1024 x 512: two levels keep 1024 x 832.
         assert_eq!(j2k_reduction(4096, 3328, (1024, 512), 5), 2);
+        // VinDr's 3518 x 2800: one level (879 rows would be fewer than 1024).
+        assert_eq!(j2k_reduction(3518, 2800, (1024, 512), 5), 1);
         assert_eq!(j2k_reduction(4096, 3328, (1024, 512), 1), 1);
         assert_eq!(j2k_reduction(2048, 1024, (1024, 512), 5), 1);
         assert_eq!(j2k_reduction(2047, 1023, (1024, 512), 5), 0);
