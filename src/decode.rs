@@ -373,7 +373,23 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
     let mut native: Option<Vec<u16>> = None;
     match element.value() {
         dicom_core::DicomValue::Primitive(p) => {
-            let bytes = p.to_bytes();
+            // 16-bit samples parsed into u16 values are viewed as their
+            // little-endian bytes, not copied (`to_bytes` would copy 2 bytes
+            // per pixel once more).
+            let bytes: std::borrow::Cow<[u8]> = match p {
+                #[cfg(target_endian = "little")]
+                dicom_core::PrimitiveValue::U16(words) => {
+                    // SAFETY: u8 has no alignment or validity requirements
+                    // and the length is exactly the bytes of `words`.
+                    std::borrow::Cow::Borrowed(unsafe {
+                        std::slice::from_raw_parts(
+                            words.as_ptr() as *const u8,
+                            std::mem::size_of_val(&words[..]),
+                        )
+                    })
+                }
+                _ => p.to_bytes(),
+            };
             let needed = pixels * frames * (bits_allocated as u64 / 8);
             if (bytes.len() as u64) < needed {
                 return Err(err(format!(
