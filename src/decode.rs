@@ -34,6 +34,18 @@
 //! - A negative RescaleSlope is kept: `source_min/max` are ordered, and
 //!   `norm_low/high` are the post-LUT images of the stored low/high values.
 //!
+//! # Reduced-resolution JPEG 2000
+//! With [`DecodeOptions::j2k_reduce_for`] set to the tensor shape, a JPEG 2000
+//! frame (.4.90/.4.91) whose image is at least twice the tensor on the
+//! fitting axis is decoded at a lower resolution level (OpenJPEG's
+//! `cp_reduce`, through the `jpeg2k` crate that dicom-pixeldata also decodes
+//! with): `r` levels halve both axes `r` times, the largest `r` that keeps
+//! the reduced image at least as large as the tensor on both axes (and at
+//! most the codestream's number of decomposition levels). `rows`/`columns`
+//! then describe the reduced pixel buffer, [`Decoded::reduction`] says by
+//! how much, and [`Decoded::full_rows`]/[`Decoded::full_columns`] keep the
+//! stored image's size, in which `qc::process` reports every coordinate.
+//!
 //! # Refusals
 //! Absurd geometry is refused before any pixel buffer is allocated: more
 //! than `max_pixels` pixels, or (native transfer syntaxes) more bytes than
@@ -62,10 +74,17 @@ pub const DEFAULT_MAX_PIXELS: usize = 64 * 1024 * 1024;
 pub struct Decoded {
     /// The file it came from.
     pub path: PathBuf,
-    /// Image height (DICOM Rows).
+    /// Height of [`Decoded::pixels`] (DICOM Rows unless decoded reduced).
     pub rows: u32,
-    /// Image width (DICOM Columns).
+    /// Width of [`Decoded::pixels`] (DICOM Columns unless decoded reduced).
     pub columns: u32,
+    /// The stored image's height (DICOM Rows), whatever the reduction.
+    pub full_rows: u32,
+    /// The stored image's width (DICOM Columns), whatever the reduction.
+    pub full_columns: u32,
+    /// JPEG 2000 resolution levels discarded while decoding: each halves
+    /// both axes (rounding up); 0 = full resolution.
+    pub reduction: u32,
     /// Bits per sample as stored (8 or 16 for non-DICOM files; PGM: from maxval).
     pub bits_stored: u16,
     /// PhotometricInterpretation as stored; `None` for non-DICOM files.
@@ -109,8 +128,8 @@ impl Decoded {
     /// (everything but the QC, geometry and tensor fields, and
     /// `image_id`/`modality_kind`, which the caller knows).
     pub fn fill_row(&self, row: &mut crate::record::ImageRow) {
-        row.rows = self.rows as i32;
-        row.columns = self.columns as i32;
+        row.rows = self.full_rows as i32;
+        row.columns = self.full_columns as i32;
         row.bits_stored = self.bits_stored as i32;
         row.photometric = self.photometric.clone();
         row.transfer_syntax = self.transfer_syntax.clone();
@@ -124,7 +143,7 @@ impl Decoded {
         row.source_min = self.source_min;
         row.source_max = self.source_max;
         row.pixel_data_sha256 = self.pixel_data_sha256.clone();
-        row.decode_reduction = 0;
+        row.decode_reduction = self.reduction as i32;
     }
 }
 
@@ -143,18 +162,93 @@ fn decode_error(path: &Path, message: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Decodes one image file; `max_pixels` caps Rows × Columns (see
-/// [`DEFAULT_MAX_PIXELS`]).
+/// How [`decode_with`] decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Cap on Rows × Columns. _Default behavior:_ [`DEFAULT_MAX_PIXELS`].
+    pub max_pixels: usize,
+    /// Decode JPEG 2000 at a reduced resolution level chosen for a tensor of
+    /// this `(H, W)` (see the module doc); `None` decodes every file at full
+    /// resolution. _Default behavior:_ `None`.
+    pub j2k_reduce_for: Option<(usize, usize)>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            max_pixels: DEFAULT_MAX_PIXELS,
+            j2k_reduce_for: None,
+        }
+    }
+}
+
+/// Decodes one image file at full resolution; `max_pixels` caps
+/// Rows × Columns (see [`DEFAULT_MAX_PIXELS`]).
 pub fn decode(path: &Path, max_pixels: usize) -> Result<Decoded> {
+    decode_with(
+        path,
+        &DecodeOptions {
+            max_pixels,
+            j2k_reduce_for: None,
+        },
+    )
+}
+
+/// Decodes one image file with `options`.
+pub fn decode_with(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "png" | "pgm" | "pnm" | "jpg" | "jpeg" | "tif" | "tiff" => decode_raster(path, max_pixels),
-        _ => decode_dicom(path, max_pixels),
+        "png" | "pgm" | "pnm" | "jpg" | "jpeg" | "tif" | "tiff" => {
+            decode_raster(path, options.max_pixels)
+        }
+        _ => decode_dicom(path, options),
     }
+}
+
+/// JPEG 2000 transfer syntaxes a reduced decode applies to.
+const J2K_SYNTAXES: [&str; 2] = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"];
+
+/// Number of wavelet decomposition levels in a J2K codestream's COD marker
+/// (main header), `None` when the header cannot be read.
+fn j2k_decomposition_levels(codestream: &[u8]) -> Option<u32> {
+    // SOC, then marker segments (each FFxx + 2-byte length) until SOT.
+    if codestream.get(0..2)? != [0xFF, 0x4F] {
+        return None;
+    }
+    let mut pos = 2;
+    loop {
+        let marker = u16::from_be_bytes([*codestream.get(pos)?, *codestream.get(pos + 1)?]);
+        let len = u16::from_be_bytes([*codestream.get(pos + 2)?, *codestream.get(pos + 3)?]);
+        match marker {
+            // COD: Lcod, Scod, SGcod (progression 1, layers 2, MCT 1), SPcod levels.
+            0xFF52 => return codestream.get(pos + 9).map(|&l| l as u32),
+            0xFF90 | 0xFF93 | 0xFFD9 => return None,
+            _ => pos += 2 + len as usize,
+        }
+    }
+}
+
+/// Resolution levels to discard for an `(H, W)` tensor: the largest
+/// `r ≤ levels` (the codestream's decomposition levels) with
+/// `rows ≥ H·2^r` and `columns ≥ W·2^r` — a level is dropped only while the
+/// tensor is at most half the image on both axes, so the reduced image is
+/// never smaller than the tensor on either axis and a breast crop is rarely
+/// enlarged.
+pub fn j2k_reduction(rows: u32, columns: u32, tensor: (usize, usize), levels: u32) -> u32 {
+    let (h, w) = (tensor.0 as u64, tensor.1 as u64);
+    if h == 0 || w == 0 {
+        return 0;
+    }
+    let mut r = 0;
+    while r < levels.min(8) && u64::from(rows) >= h << (r + 1) && u64::from(columns) >= w << (r + 1)
+    {
+        r += 1;
+    }
+    r
 }
 
 fn open_dicom(path: &Path) -> Result<DefaultDicomObject> {
@@ -230,7 +324,8 @@ fn parse_meta(m: &[u8]) -> Option<(String, usize)> {
     Some((ts?, pos))
 }
 
-fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
+fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
+    let max_pixels = options.max_pixels;
     let object = open_dicom(path)?;
     let header = header_of(&object);
     let err = |m: String| decode_error(path, m);
@@ -274,9 +369,27 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
         .flatten()
         .ok_or_else(|| err("no PixelData element".into()))?;
     let mut hasher = Sha256::new();
+    let mut first_frame: Option<Vec<u8>> = None;
+    let mut native: Option<Vec<u16>> = None;
     match element.value() {
         dicom_core::DicomValue::Primitive(p) => {
-            let bytes = p.to_bytes();
+            // 16-bit samples parsed into u16 values are viewed as their
+            // little-endian bytes, not copied (`to_bytes` would copy 2 bytes
+            // per pixel once more).
+            let bytes: std::borrow::Cow<[u8]> = match p {
+                #[cfg(target_endian = "little")]
+                dicom_core::PrimitiveValue::U16(words) => {
+                    // SAFETY: u8 has no alignment or validity requirements
+                    // and the length is exactly the bytes of `words`.
+                    std::borrow::Cow::Borrowed(unsafe {
+                        std::slice::from_raw_parts(
+                            words.as_ptr() as *const u8,
+                            std::mem::size_of_val(&words[..]),
+                        )
+                    })
+                }
+                _ => p.to_bytes(),
+            };
             let needed = pixels * frames * (bits_allocated as u64 / 8);
             if (bytes.len() as u64) < needed {
                 return Err(err(format!(
@@ -285,10 +398,25 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
                 )));
             }
             hasher.update(&bytes);
+            // Native samples are copied straight out of the element (once),
+            // not through dicom-pixeldata, which copies them twice more.
+            native = Some(copy_samples(&bytes, pixels as usize, bits_allocated > 8));
         }
         dicom_core::DicomValue::PixelSequence(seq) => {
             for fragment in seq.fragments() {
                 hasher.update(fragment);
+            }
+            let j2k = header
+                .transfer_syntax
+                .as_deref()
+                .is_some_and(|ts| J2K_SYNTAXES.contains(&ts));
+            if j2k && options.j2k_reduce_for.is_some() {
+                // One frame: all fragments; several: the first fragment.
+                first_frame = Some(if frames == 1 {
+                    seq.fragments().concat()
+                } else {
+                    seq.fragments().first().cloned().unwrap_or_default()
+                });
             }
         }
         dicom_core::DicomValue::Sequence(_) => {
@@ -296,6 +424,33 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
         }
     }
     let pixel_data_sha256 = hex::encode(hasher.finalize());
+    if let Some(out) = native {
+        let format = sample_format(&object, bits_allocated);
+        let stored = StoredSamples {
+            rows,
+            columns,
+            bits_stored: format.bits_stored,
+            signed: format.signed,
+            slope: format.slope,
+            intercept: format.intercept,
+            reduction: 0,
+        };
+        return Ok(finish(path, header, stored, out, pixel_data_sha256));
+    }
+    if let (Some(codestream), Some(tensor)) = (first_frame, options.j2k_reduce_for) {
+        let levels = j2k_decomposition_levels(&codestream).unwrap_or(0);
+        let reduction = j2k_reduction(rows, columns, tensor, levels);
+        if reduction > 0 {
+            return decode_j2k_reduced(
+                path,
+                &object,
+                header,
+                &codestream,
+                reduction,
+                pixel_data_sha256,
+            );
+        }
+    }
     // Some codecs index past the end of damaged fragments (dicom-rs 0.10's
     // RLE decoder panics on a truncated file): a panic is one bad file, not
     // a crashed batch.
@@ -331,38 +486,119 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
             data.len()
         )));
     }
-    let max = max_for_bits(bits_stored);
-    let mut clamped = 0usize;
-    let mut out = Vec::with_capacity(n);
-    let shift = if signed {
-        1i32 << (bits_stored - 1).min(15)
-    } else {
-        0
+    let out = copy_samples(data, n, bytes_per == 2);
+    drop(decoded);
+    let stored = StoredSamples {
+        rows,
+        columns,
+        bits_stored,
+        signed,
+        slope,
+        intercept,
+        reduction: 0,
     };
-    if bytes_per == 2 {
-        // Little-endian u16 samples: a straight copy when the buffer is
-        // aligned (the usual case), else byte by byte.
+    Ok(finish(path, header, stored, out, pixel_data_sha256))
+}
+
+/// The first `n` samples of little-endian pixel bytes as `u16` (16-bit
+/// samples when `sixteen`, else 8-bit); the caller has checked the length.
+fn copy_samples(data: &[u8], n: usize, sixteen: bool) -> Vec<u16> {
+    let mut out = Vec::with_capacity(n);
+    if sixteen {
+        let data = &data[..(n * 2).min(data.len() & !1)];
+        // A straight copy when the buffer is aligned (the usual case), else
+        // byte by byte.
         #[cfg(target_endian = "little")]
         {
-            // SAFETY: every bit pattern is a valid u16; align_to only
-            // yields the aligned middle part.
-            let (prefix, words, _) = unsafe { data[..n * 2].align_to::<u16>() };
-            if prefix.is_empty() && words.len() == n {
+            // SAFETY: every bit pattern is a valid u16; align_to only yields
+            // the aligned middle part.
+            let (prefix, words, _) = unsafe { data.align_to::<u16>() };
+            if prefix.is_empty() {
                 out.extend_from_slice(words);
             }
         }
         if out.is_empty() {
             out.extend(
-                data[..n * 2]
-                    .chunks_exact(2)
+                data.chunks_exact(2)
                     .map(|c| u16::from_le_bytes([c[0], c[1]])),
             );
         }
     } else {
-        out.extend(data[..n].iter().map(|&b| b as u16));
+        out.extend(data[..n.min(data.len())].iter().map(|&b| b as u16));
     }
+    out
+}
+
+/// Sample format and Modality LUT read from the data set (for the paths that
+/// do not go through dicom-pixeldata).
+struct SampleFormat {
+    bits_stored: u16,
+    signed: bool,
+    slope: f64,
+    intercept: f64,
+}
+
+fn sample_format(object: &DefaultDicomObject, bits_allocated: u32) -> SampleFormat {
+    let int = |tag| {
+        object
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_int::<i64>().ok())
+    };
+    let float = |tag| {
+        object
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_float64().ok())
+            .filter(|v| v.is_finite())
+    };
+    let (slope, intercept) = match (float(tags::RESCALE_SLOPE), float(tags::RESCALE_INTERCEPT)) {
+        (Some(s), i) if s != 0.0 => (s, i.unwrap_or(0.0)),
+        (_, i) => (1.0, i.unwrap_or(0.0)),
+    };
+    SampleFormat {
+        bits_stored: int(tags::BITS_STORED)
+            .unwrap_or(i64::from(bits_allocated))
+            .clamp(1, 16) as u16,
+        signed: int(tags::PIXEL_REPRESENTATION) == Some(1),
+        slope,
+        intercept,
+    }
+}
+
+/// What [`finish`] needs besides the samples.
+struct StoredSamples {
+    rows: u32,
+    columns: u32,
+    bits_stored: u16,
+    signed: bool,
+    slope: f64,
+    intercept: f64,
+    reduction: u32,
+}
+
+/// Sign handling, clamping above BitsStored and the value range, shared by
+/// every DICOM decode path. `out` holds the raw samples (two's complement in
+/// the low `bits_stored` bits when signed).
+fn finish(
+    path: &Path,
+    header: Header,
+    s: StoredSamples,
+    mut out: Vec<u16>,
+    pixel_data_sha256: String,
+) -> Decoded {
+    let bits_stored = s.bits_stored;
+    let max = max_for_bits(bits_stored);
+    let mut clamped = 0usize;
+    let shift = if s.signed {
+        1i32 << (bits_stored - 1).min(15)
+    } else {
+        0
+    };
     let (mut lo, mut hi) = (u16::MAX, 0u16);
-    if signed {
+    if s.signed {
         // Sign-extend from bits_stored, shift into 0..2^bits.
         let bits = bits_stored as u32;
         for v in out.iter_mut() {
@@ -387,19 +623,22 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
             hi = hi.max(*v);
         }
     }
-    drop(decoded);
-    let intercept = intercept - shift as f64 * slope;
+    let intercept = s.intercept - shift as f64 * s.slope;
     let photometric = header.photometric.clone();
     let transfer_syntax = header.transfer_syntax.clone();
+    let factor = 1u32 << s.reduction;
     let mut d = Decoded {
         path: path.to_path_buf(),
-        rows,
-        columns,
+        rows: s.rows.div_ceil(factor),
+        columns: s.columns.div_ceil(factor),
+        full_rows: s.rows,
+        full_columns: s.columns,
+        reduction: s.reduction,
         bits_stored,
         photometric,
         transfer_syntax,
         pixels: out,
-        rescale_slope: slope,
+        rescale_slope: s.slope,
         rescale_intercept: intercept,
         source_min: 0.0,
         source_max: 0.0,
@@ -410,7 +649,73 @@ fn decode_dicom(path: &Path, max_pixels: usize) -> Result<Decoded> {
     let (a, b) = (d.modality(lo as f64), d.modality(hi as f64));
     d.source_min = a.min(b);
     d.source_max = a.max(b);
-    Ok(d)
+    d
+}
+
+/// Decodes one JPEG 2000 codestream `reduction` resolution levels down,
+/// with the Modality LUT and sample format read from the data set.
+fn decode_j2k_reduced(
+    path: &Path,
+    object: &DefaultDicomObject,
+    header: Header,
+    codestream: &[u8],
+    reduction: u32,
+    pixel_data_sha256: String,
+) -> Result<Decoded> {
+    let err = |m: String| decode_error(path, m);
+    let (rows, columns) = (header.rows.unwrap_or(0), header.columns.unwrap_or(0));
+    let SampleFormat {
+        bits_stored,
+        signed,
+        slope,
+        intercept,
+    } = sample_format(object, header.bits_allocated.unwrap_or(16));
+    let params = jpeg2k::DecodeParameters::new().reduce(reduction);
+    let image =
+        quietly(|| std::panic::catch_unwind(|| jpeg2k::Image::from_bytes_with(codestream, params)))
+            .map_err(|_| err("cannot decode pixel data: the JPEG 2000 decoder failed".into()))?
+            .map_err(|e| err(format!("cannot decode pixel data: {e}")))?;
+    let components = image.components();
+    let component = components
+        .first()
+        .ok_or_else(|| err("cannot decode pixel data: no JPEG 2000 component".into()))?;
+    let factor = 1u32 << reduction;
+    let (w, h) = (columns.div_ceil(factor), rows.div_ceil(factor));
+    if (component.width(), component.height()) != (w, h) {
+        return Err(err(format!(
+            "cannot decode pixel data: JPEG 2000 frame of {}×{} at reduction {reduction}, {w}×{h} expected",
+            component.width(),
+            component.height()
+        )));
+    }
+    let mask = if signed {
+        ((1u32 << bits_stored) - 1) as i32
+    } else {
+        i32::from(u16::MAX)
+    };
+    // Signed: two's complement in the low bits, as the native path sees it.
+    let out: Vec<u16> = component
+        .data()
+        .iter()
+        .map(|&v| {
+            if signed {
+                (v & mask) as u16
+            } else {
+                v.clamp(0, mask) as u16
+            }
+        })
+        .collect();
+    drop(image);
+    let stored = StoredSamples {
+        rows,
+        columns,
+        bits_stored,
+        signed,
+        slope,
+        intercept,
+        reduction,
+    };
+    Ok(finish(path, header, stored, out, pixel_data_sha256))
 }
 
 fn min_max(pixels: &[u16]) -> (u16, u16) {
@@ -504,6 +809,9 @@ fn decode_raster(path: &Path, max_pixels: usize) -> Result<Decoded> {
         path: path.to_path_buf(),
         rows: h,
         columns: w,
+        full_rows: h,
+        full_columns: w,
+        reduction: 0,
         bits_stored: bits,
         photometric: None,
         transfer_syntax: None,
@@ -613,6 +921,122 @@ mod tests {
             obj.write_dataset_with_ts(&mut f, &ts).unwrap();
         }
         path
+    }
+
+    /// A JPEG 2000 lossless DICOM of `px` (`cols × rows`, 12 bits).
+    fn j2k_file(dir: &Path, px: &[u16], cols: u32, rows: u32) -> PathBuf {
+        use dicom_core::value::{PixelFragmentSequence, Value};
+        let mut fragment = crate::synth::j2k::encode_lossless(px, cols, rows, 12).unwrap();
+        if fragment.len() % 2 == 1 {
+            fragment.push(0);
+        }
+        let mut obj = InMemDicomObject::new_empty();
+        let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+        obj.put(DataElement::new(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            PrimitiveValue::from("MONOCHROME2"),
+        ));
+        obj.put(us(tags::SAMPLES_PER_PIXEL, 1));
+        obj.put(us(tags::ROWS, rows as u16));
+        obj.put(us(tags::COLUMNS, cols as u16));
+        obj.put(us(tags::BITS_ALLOCATED, 16));
+        obj.put(us(tags::BITS_STORED, 12));
+        obj.put(us(tags::HIGH_BIT, 11));
+        obj.put(us(tags::PIXEL_REPRESENTATION, 0));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::from(PixelFragmentSequence::new(
+                Vec::<u32>::new(),
+                vec![fragment],
+            )),
+        ));
+        let file = obj
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax("1.2.840.10008.1.2.4.90")
+                    .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.1.2")
+                    .media_storage_sop_instance_uid("1.2.3"),
+            )
+            .unwrap();
+        let path = dir.join("j2k.dcm");
+        file.write_to_file(&path).unwrap();
+        path
+    }
+
+    #[test]
+    fn reduction_level_keeps_the_image_at_least_tensor_sized() {
+        // 4096 x 3328 into 1024 x 512: two levels keep 1024 x 832.
+        assert_eq!(j2k_reduction(4096, 3328, (1024, 512), 5), 2);
+        // VinDr's 3518 x 2800: one level (879 rows would be fewer than 1024).
+        assert_eq!(j2k_reduction(3518, 2800, (1024, 512), 5), 1);
+        assert_eq!(j2k_reduction(4096, 3328, (1024, 512), 1), 1);
+        assert_eq!(j2k_reduction(2048, 1024, (1024, 512), 5), 1);
+        assert_eq!(j2k_reduction(2047, 1023, (1024, 512), 5), 0);
+        assert_eq!(j2k_reduction(100, 100, (1024, 512), 5), 0);
+        assert_eq!(j2k_reduction(0, 100, (1024, 512), 5), 0);
+    }
+
+    #[test]
+    fn j2k_decodes_reduced_with_stored_geometry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cols, rows) = (300u32, 200u32);
+        // A smooth breast-like half-disc on the left on a dark background.
+        let px: Vec<u16> = (0..rows * cols)
+            .map(|i| {
+                let (x, y) = ((i % cols) as f32, (i / cols) as f32);
+                let r = (x / 180.0).powi(2) + ((y - 100.0) / 80.0).powi(2);
+                if r < 1.0 {
+                    (2500.0 + 800.0 * (1.0 - r)) as u16
+                } else {
+                    60
+                }
+            })
+            .collect();
+        let path = j2k_file(dir.path(), &px, cols, rows);
+        let full = decode(&path, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(full.pixels, px, "lossless at full resolution");
+        assert_eq!(full.reduction, 0);
+        let options = DecodeOptions {
+            j2k_reduce_for: Some((48, 48)),
+            ..DecodeOptions::default()
+        };
+        let small = decode_with(&path, &options).unwrap();
+        assert_eq!(small.reduction, 2);
+        assert_eq!((small.columns, small.rows), (75, 50));
+        assert_eq!((small.full_columns, small.full_rows), (cols, rows));
+        assert_eq!(small.pixel_data_sha256, full.pixel_data_sha256);
+        let mut row = crate::record::ImageRow::default();
+        small.fill_row(&mut row);
+        assert_eq!((row.columns, row.rows, row.decode_reduction), (300, 200, 2));
+        // Inside the disc and outside it, the reduced image keeps the values.
+        let at = |d: &Decoded, x: u32, y: u32| d.pixels[(y * d.columns + x) as usize] as i32;
+        assert!((at(&small, 10, 25) - at(&full, 40, 100)).abs() < 60);
+        assert!((at(&small, 70, 5) - 60).abs() < 20);
+        // QC reports the crop box and scale in stored pixels either way.
+        let qc = crate::qc::QcOptions {
+            tensor_shape: (48, 48),
+            ..Default::default()
+        };
+        let a = crate::qc::process(&full, Some("L"), &qc);
+        let b = crate::qc::process(&small, Some("L"), &qc);
+        for (p, q) in [
+            (a.crop_x0, b.crop_x0),
+            (a.crop_y0, b.crop_y0),
+            (a.crop_x1, b.crop_x1),
+            (a.crop_y1, b.crop_y1),
+        ] {
+            assert!((p - q).abs() <= 8, "{a:?} vs {b:?}");
+        }
+        assert!(b.crop_x1 <= 300 && b.crop_y1 <= 200);
+        assert!(
+            (a.scale / b.scale - 1.0).abs() < 0.1,
+            "{} {}",
+            a.scale,
+            b.scale
+        );
+        assert_eq!(a.chest_wall_side, b.chest_wall_side);
     }
 
     #[test]

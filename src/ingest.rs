@@ -39,6 +39,11 @@ pub struct IngestConfig {
     pub qc_method: crate::qc::LateralityMethod,
     /// Ingest only this shard of the dataset's patients (`--shard K/N`).
     pub shard: Option<crate::lake::Shard>,
+    /// Decode JPEG 2000 at full resolution even when the tensor is much
+    /// smaller (normally a reduced resolution level is decoded).
+    pub j2k_full_resolution: bool,
+    /// Also write full-resolution processed 16-bit PNGs under this folder.
+    pub keep_processed: Option<PathBuf>,
 }
 
 /// What an ingest did.
@@ -116,6 +121,8 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 "test_fraction": config.split_seed.map(|_| config.test_fraction),
                 "qc_method": config.qc_method.name(),
                 "crop": true,
+                "j2k_reduced_resolution": !config.j2k_full_resolution && config.keep_processed.is_none(),
+                "keep_processed": config.keep_processed,
                 "tensor_shape": writer.tensor_shape(),
             }),
             input_fingerprint: None,
@@ -152,6 +159,17 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 method: config.qc_method,
                 crop: true,
                 tensor_shape: writer.tensor_shape(),
+                keep_full_resolution: false,
+            };
+            let stage = crate::pixels::PixelOptions {
+                modality_kind: adapter.modality_kind().into(),
+                jobs: config.jobs,
+                decode: crate::decode::DecodeOptions {
+                    j2k_reduce_for: (!config.j2k_full_resolution).then(|| writer.tensor_shape()),
+                    ..Default::default()
+                },
+                keep_processed: config.keep_processed.clone(),
+                dataset: name.into(),
             };
             let pixels = crate::pixels::process_images(
                 &config.root,
@@ -160,8 +178,7 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 &mut harmonized.exclusions,
                 &mut part,
                 &options,
-                adapter.modality_kind(),
-                config.jobs,
+                &stage,
             )?;
             writer.finish_part(part)?;
             report.push_str(&format!(
@@ -172,6 +189,10 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 pixels.laterality_flipped,
                 pixels.intensity_inverted,
                 pixels.decode_ms as f64 / 1000.0
+            ));
+            report.push_str(&format!(
+                "pixel stages (summed over {} workers): {}\n",
+                config.jobs, pixels.stages
             ));
             timings.insert("pixels", t.elapsed().as_millis() as u64);
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod ingest;
 pub mod lake;
+pub mod paths;
 pub mod pixels;
 pub mod qc;
 pub mod query;

@@ -5,14 +5,20 @@
 //! cannot be read becomes `image_status = 'error'` plus an `unreadable_image`
 //! exclusion with the decoder's message; a file that is not there,
 //! `missing` plus `missing_image`. The run always continues.
+//!
+//! With [`PixelOptions::keep_processed`] every processed image is also
+//! written at full resolution as a 16-bit PNG (`crate::paths` names it);
+//! JPEG 2000 is then decoded at full resolution too. The time each stage
+//! takes (decode, QC, geometry, write) is summed over the workers.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::decode::{self, DEFAULT_MAX_PIXELS};
+use crate::decode::{self, DecodeOptions, Decoded};
 use crate::error::{Error, Result};
 use crate::lake::writer::PartWriter;
 use crate::qc::{self, Geometry, QcOptions};
@@ -20,6 +26,140 @@ use crate::record::{ExclusionRow, FindingRow, ImageRow, MetadataRow};
 
 /// One image's outcome: its row and transform, or the decoder's message.
 type Outcome = std::result::Result<(ImageRow, Geometry), String>;
+
+/// How the pixel stage runs (besides QC, which [`QcOptions`] says).
+#[derive(Debug, Clone)]
+pub struct PixelOptions {
+    /// `film` or `digital`, recorded per image.
+    pub modality_kind: String,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Decoding options; `j2k_reduce_for` is ignored with `keep_processed`.
+    pub decode: DecodeOptions,
+    /// Also write full-resolution processed 16-bit PNGs as
+    /// `DIR/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png`.
+    pub keep_processed: Option<PathBuf>,
+    /// The dataset name (the first folder under `keep_processed`).
+    pub dataset: String,
+}
+
+/// Time spent per stage, summed over the workers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageTimes {
+    pub decode: Duration,
+    pub qc: Duration,
+    pub geometry: Duration,
+    /// Writing `images` rows, and the PNGs of `--keep-processed`.
+    pub write: Duration,
+}
+
+impl std::ops::AddAssign for StageTimes {
+    fn add_assign(&mut self, o: StageTimes) {
+        self.decode += o.decode;
+        self.qc += o.qc;
+        self.geometry += o.geometry;
+        self.write += o.write;
+    }
+}
+
+impl std::fmt::Display for StageTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "decode {:.1}s, QC {:.1}s, geometry {:.1}s, write {:.1}s",
+            self.decode.as_secs_f64(),
+            self.qc.as_secs_f64(),
+            self.geometry.as_secs_f64(),
+            self.write.as_secs_f64()
+        )
+    }
+}
+
+/// Writes one processed image as a 16-bit grey PNG at a new `path` (never
+/// replacing a file).
+fn write_png(path: &Path, image: &crate::qc::geometry::FullImage) -> Result<()> {
+    let io = |action: &'static str| {
+        move |source| Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io("cannot create"))?;
+    }
+    let buffer = image::ImageBuffer::<image::Luma<u16>, _>::from_raw(
+        image.width as u32,
+        image.height as u32,
+        image.pixels.as_slice(),
+    )
+    .ok_or_else(|| Error::Other(format!("{}: empty processed image", path.display())))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io("cannot create"))?;
+    let mut out = std::io::BufWriter::new(file);
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new_with_quality(
+            &mut out,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::Adaptive,
+        ),
+        bytes_of(buffer.as_raw()),
+        image.width as u32,
+        image.height as u32,
+        image::ExtendedColorType::L16,
+    )
+    .map_err(|e| Error::Other(format!("{}: cannot write PNG: {e}", path.display())))?;
+    std::io::Write::flush(&mut out).map_err(io("cannot write"))
+}
+
+/// The native-endian bytes of `u16` samples (what `PngEncoder` takes).
+fn bytes_of(v: &[u16]) -> &[u8] {
+    // SAFETY: u8 has no alignment or validity requirements; the length is
+    // exactly the bytes of `v`.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+/// Decode, QC and (optionally) the PNG of one image, timed per stage.
+fn one_image(
+    path: &Path,
+    m: &MetadataRow,
+    png: Option<&Path>,
+    options: &QcOptions,
+    stage: &PixelOptions,
+    times: &mut StageTimes,
+) -> Result<std::result::Result<(ImageRow, Geometry), String>> {
+    let t0 = Instant::now();
+    let decoded: Decoded = match decode::decode_with(path, &stage.decode) {
+        Ok(d) => d,
+        Err(e) => {
+            times.decode += t0.elapsed();
+            return Ok(Err(e.to_string()));
+        }
+    };
+    let t1 = Instant::now();
+    times.decode += t1 - t0;
+    let mut processed = qc::process(&decoded, Some(&m.laterality), options);
+    times.geometry += processed.geometry_time;
+    times.qc += t1.elapsed().saturating_sub(processed.geometry_time);
+    let mut row = ImageRow {
+        image_id: m.image_id.clone(),
+        modality_kind: stage.modality_kind.clone(),
+        ..Default::default()
+    };
+    decoded.fill_row(&mut row);
+    drop(decoded);
+    if let (Some(png), Some(full)) = (png, processed.full_resolution.take()) {
+        let t2 = Instant::now();
+        write_png(png, &full)?;
+        times.write += t2.elapsed();
+    }
+    let geometry = processed.geometry();
+    processed.fill_row(&mut row);
+    Ok(Ok((row, geometry)))
+}
 
 /// An image-level exclusion of an admitted image (its metadata row stays).
 fn image_exclusion(m: &MetadataRow, reason: &str, detail: String) -> ExclusionRow {
@@ -46,13 +186,15 @@ pub struct PixelSummary {
     pub error: usize,
     pub laterality_flipped: usize,
     pub intensity_inverted: usize,
+    /// Wall time of the whole stage.
     pub decode_ms: u64,
+    /// Time per stage, summed over the workers.
+    pub stages: StageTimes,
 }
 
 /// Decodes and processes the images of `metadata` (rows whose status is
 /// `ok` and that have a `raw_path`), writing `images` rows to `part` and
 /// updating statuses, exclusions and the findings' tensor boxes.
-#[allow(clippy::too_many_arguments)]
 pub fn process_images(
     root: &Path,
     metadata: &mut [MetadataRow],
@@ -60,9 +202,17 @@ pub fn process_images(
     exclusions: &mut Vec<ExclusionRow>,
     part: &mut PartWriter,
     options: &QcOptions,
-    modality_kind: &str,
-    jobs: usize,
+    stage: &PixelOptions,
 ) -> Result<PixelSummary> {
+    let jobs = stage.jobs;
+    let mut stage = stage.clone();
+    let mut options = *options;
+    if stage.keep_processed.is_some() {
+        // Full-resolution PNGs need full-resolution decoding.
+        stage.decode.j2k_reduce_for = None;
+        options.keep_full_resolution = true;
+    }
+    let (options, stage) = (&options, &stage);
     let started = std::time::Instant::now();
     let mut summary = PixelSummary::default();
     for m in metadata.iter_mut().filter(|m| m.image_status == "missing") {
@@ -79,6 +229,22 @@ pub fn process_images(
         .filter(|(_, m)| m.image_status == "ok" && m.raw_path.is_some())
         .map(|(i, _)| i)
         .collect();
+    // PNG names are handed out in record order, before the parallel part,
+    // so that numbering is deterministic.
+    let mut pngs: HashMap<usize, PathBuf> = HashMap::new();
+    if let Some(dir) = &stage.keep_processed {
+        let mut namer = crate::paths::ImageNamer::new(dir, "png");
+        for &i in &todo {
+            let m = &metadata[i];
+            let path = namer.next(
+                &stage.dataset,
+                &m.patient_id,
+                &m.laterality,
+                m.view_position.as_deref(),
+            )?;
+            pngs.insert(i, path);
+        }
+    }
     let progress = ProgressBar::new(todo.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  ETA {eta}")
@@ -89,51 +255,81 @@ pub fn process_images(
         .build()
         .map_err(|e| Error::Other(format!("cannot start {jobs} worker threads: {e}")))?;
     let mut geometries: HashMap<String, Geometry> = HashMap::new();
-    // A window of a few images per worker bounds the decoded pixels in memory.
-    for window in todo.chunks(jobs.max(1) * 2) {
-        let results: Vec<(usize, Outcome)> = pool.install(|| {
-            window
-                .par_iter()
-                .map(|&i| {
-                    let m = &metadata[i];
-                    let path = root.join(m.raw_path.as_deref().unwrap_or_default());
-                    let result = decode::decode(&path, DEFAULT_MAX_PIXELS)
-                        .map(|decoded| {
-                            let processed = qc::process(&decoded, Some(&m.laterality), options);
-                            let mut row = ImageRow {
-                                image_id: m.image_id.clone(),
-                                modality_kind: modality_kind.into(),
-                                ..Default::default()
-                            };
-                            decoded.fill_row(&mut row);
-                            processed.fill_row(&mut row);
-                            (row, processed.geometry())
-                        })
-                        .map_err(|e| e.to_string());
-                    (i, result)
-                })
-                .collect()
-        });
-        let mut rows = Vec::with_capacity(results.len());
-        for (i, result) in results {
-            match result {
-                Ok((row, geometry)) => {
-                    summary.ok += 1;
-                    summary.laterality_flipped += row.laterality_flipped as usize;
-                    summary.intensity_inverted += row.intensity_inverted as usize;
-                    geometries.insert(row.image_id.clone(), geometry);
-                    rows.push(row);
+    // Workers pull images in record order (par_bridge) and send each result
+    // through a bounded channel; this thread puts them back in record order
+    // and writes them while the workers go on. At most about 3 × jobs images
+    // are in flight, so memory stays bounded; a write error stops the workers.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<Outcome>, StageTimes)>(jobs);
+    let cancelled = std::sync::atomic::AtomicBool::new(false);
+    let mut failed: Vec<(usize, String)> = Vec::new();
+    let shared: &[MetadataRow] = metadata;
+    let written: Result<()> = pool.in_place_scope(|scope| {
+        let (cancelled, pngs, todo) = (&cancelled, &pngs, &todo);
+        scope.spawn(move |_| {
+            todo.iter().par_bridge().for_each_with(tx, |tx, &i| {
+                if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
                 }
-                Err(message) => {
-                    summary.error += 1;
-                    let m = &mut metadata[i];
-                    m.image_status = "error".into();
-                    exclusions.push(image_exclusion(m, "unreadable_image", message));
+                let m = &shared[i];
+                let path = root.join(m.raw_path.as_deref().unwrap_or_default());
+                let mut times = StageTimes::default();
+                let png = pngs.get(&i).map(PathBuf::as_path);
+                let result = one_image(&path, m, png, options, stage, &mut times);
+                // The receiver is gone only after a write error.
+                let _ = tx.send((i, result, times));
+            });
+        });
+        let order: HashMap<usize, usize> = todo.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        let mut pending: std::collections::BTreeMap<usize, (usize, Result<Outcome>)> =
+            Default::default();
+        let mut next = 0;
+        let mut rows = Vec::with_capacity(jobs * 2);
+        // Takes the receiver, so that returning early (a write error) drops
+        // it and unblocks the workers.
+        let mut step = |rx: std::sync::mpsc::Receiver<_>| -> Result<()> {
+            for (i, result, times) in rx.iter() {
+                summary.stages += times;
+                pending.insert(order[&i], (i, result));
+                while let Some((i, result)) = pending.remove(&next) {
+                    next += 1;
+                    progress.inc(1);
+                    match result? {
+                        Ok((row, geometry)) => {
+                            summary.ok += 1;
+                            summary.laterality_flipped += row.laterality_flipped as usize;
+                            summary.intensity_inverted += row.intensity_inverted as usize;
+                            geometries.insert(row.image_id.clone(), geometry);
+                            rows.push(row);
+                        }
+                        Err(message) => {
+                            summary.error += 1;
+                            failed.push((i, message));
+                        }
+                    }
+                }
+                if rows.len() >= jobs * 2 {
+                    let t = Instant::now();
+                    part.write_rows(&rows)?;
+                    summary.stages.write += t.elapsed();
+                    rows.clear();
                 }
             }
-            progress.inc(1);
+            let t = Instant::now();
+            part.write_rows(&rows)?;
+            summary.stages.write += t.elapsed();
+            Ok(())
+        };
+        let result = step(rx);
+        if result.is_err() {
+            cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        part.write_rows(&rows)?;
+        result
+    });
+    written?;
+    for (i, message) in failed {
+        let m = &mut metadata[i];
+        m.image_status = "error".into();
+        exclusions.push(image_exclusion(m, "unreadable_image", message));
     }
     progress.finish_and_clear();
     for f in findings.iter_mut() {

@@ -121,6 +121,7 @@ fn run(dataset: &str, patients: usize) -> Tally {
                 method,
                 crop: true,
                 tensor_shape: (128, 96),
+                ..QcOptions::default()
             };
             let p = process(&decoded, Some(&rec[lat]), &options);
             t.flipped_ok[m] += (p.laterality_flipped == want_flipped) as usize;

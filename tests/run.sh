@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, every Rust test (unit and
-# end-to-end), then the Python interop tests (pinned venv under .cache/).
+# end-to-end), then the Python interop tests (pinned venv under .cache/,
+# made by tests/python/env.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== cargo fmt --check"
@@ -11,8 +12,11 @@ echo "== cargo test"
 cargo test
 if ! compgen -G "tests/python/test_*.py" > /dev/null; then exit 0; fi
 echo "== python interop tests"
-bin="$(tests/python/env.sh)"
-cargo build --quiet --bin mcq
+# The dicom venv is requirements.txt plus requirements-dicom.txt (python-gdcm
+# writes the JPEG lossless/baseline files of test_pixel_equality.py).
+bin="$(tests/python/env.sh dicom)"
+cargo build --quiet --bin mcq --example decode
 export MCQ_BIN="$PWD/target/debug/mcq"
+export MCQ_DECODE_BIN="$PWD/target/debug/examples/decode"
 export PYTHONDONTWRITEBYTECODE=1
 "$bin/python" -m pytest -q -p no:cacheprovider tests/python

@@ -19,6 +19,12 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+/// Parquet path of the `images.tensor` samples.
+fn tensor_item_path() -> ColumnPath {
+    ColumnPath::new(vec!["tensor".into(), "list".into(), "item".into()])
+}
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -316,6 +322,11 @@ impl LakeWriter {
             ))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_max_row_group_row_count(Some(group))
+            // Tensor samples: a dictionary (tried on every value, then
+            // abandoned) and page statistics cost more than the rest of the
+            // write and help no reader.
+            .set_column_dictionary_enabled(tensor_item_path(), false)
+            .set_column_statistics_enabled(tensor_item_path(), EnabledStatistics::None)
             .set_created_by(format!("mcq {}", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(PartWriter {

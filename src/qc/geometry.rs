@@ -157,6 +157,50 @@ pub fn place(
     }
 }
 
+/// A processed grey image at the decoded resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullImage {
+    pub width: usize,
+    pub height: usize,
+    /// Row-major `height × width`.
+    pub pixels: Vec<u16>,
+}
+
+/// The `crop` of the stored image, mirrored when `hflip`, with `map`
+/// (normalization) applied to every pixel: the tensor before resizing.
+pub fn crop_mirror_map(
+    decoded: &Decoded,
+    crop: (usize, usize, usize, usize),
+    hflip: bool,
+    map: impl Fn(f32) -> u16,
+) -> FullImage {
+    let (cols, rows) = (decoded.columns as usize, decoded.rows as usize);
+    let (x0, y0) = (crop.0.min(cols), crop.1.min(rows));
+    let (x1, y1) = (crop.2.clamp(x0, cols), crop.3.clamp(y0, rows));
+    let (w, h) = (x1 - x0, y1 - y0);
+    if decoded.pixels.len() < cols * rows {
+        return FullImage {
+            width: 0,
+            height: 0,
+            pixels: Vec::new(),
+        };
+    }
+    let mut pixels = Vec::with_capacity(w * h);
+    for y in y0..y1 {
+        let row = &decoded.pixels[y * cols + x0..y * cols + x1];
+        if hflip {
+            pixels.extend(row.iter().rev().map(|&v| map(v as f32)));
+        } else {
+            pixels.extend(row.iter().map(|&v| map(v as f32)));
+        }
+    }
+    FullImage {
+        width: w,
+        height: h,
+        pixels,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testimg::{Spec, image};

@@ -64,6 +64,10 @@ pub struct QcOptions {
     pub crop: bool,
     /// Tensor shape `(H, W)`. _Default behavior:_ `(512, 512)`.
     pub tensor_shape: (usize, usize),
+    /// Also return the processed image at the decoded resolution
+    /// (polarity-corrected, mirrored, normalized, cropped; not resized) as
+    /// [`Processed::full_resolution`]. _Default behavior:_ off.
+    pub keep_full_resolution: bool,
 }
 
 impl Default for QcOptions {
@@ -72,6 +76,7 @@ impl Default for QcOptions {
             method: LateralityMethod::Component,
             crop: true,
             tensor_shape: (512, 512),
+            keep_full_resolution: false,
         }
     }
 }
@@ -112,6 +117,11 @@ pub struct Processed {
     pub tensor_shape: (usize, usize),
     /// Row-major H×W tensor.
     pub tensor: Vec<u16>,
+    /// The processed image before resizing, with
+    /// [`QcOptions::keep_full_resolution`].
+    pub full_resolution: Option<geometry::FullImage>,
+    /// Time spent in geometry (resize/place, and the full-resolution image).
+    pub geometry_time: std::time::Duration,
 }
 
 impl Processed {
@@ -258,9 +268,18 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
     } else {
         (0, 0, decoded.columns as usize, decoded.rows as usize)
     };
-    let placed = geometry::place(decoded, crop_box, hflip, options.tensor_shape, |v| {
-        normalize::map(v, low, high, polarity.inverted)
-    });
+    let geometry_started = std::time::Instant::now();
+    let normalize = |v: f32| normalize::map(v, low, high, polarity.inverted);
+    let placed = geometry::place(decoded, crop_box, hflip, options.tensor_shape, normalize);
+    let full_resolution = options
+        .keep_full_resolution
+        .then(|| geometry::crop_mirror_map(decoded, crop_box, hflip, normalize));
+    let geometry_time = geometry_started.elapsed();
+    // A reduced decode: the crop box and the scale go back to stored pixels
+    // (the tensor is unchanged: the transform is the same).
+    let factor = f64::from(1u32 << decoded.reduction.min(16));
+    let to_stored = |v: usize, full: u32| ((v as f64 * factor) as i64).min(i64::from(full)) as i32;
+    let (full_w, full_h) = (decoded.full_columns, decoded.full_rows);
     Processed {
         intensity_inverted: polarity.inverted,
         inversion_reason: polarity.reason.map(str::to_string),
@@ -271,16 +290,18 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
         hflip_applied: hflip,
         norm_low: decoded.modality(low as f64),
         norm_high: decoded.modality(high as f64),
-        crop_x0: crop_box.0 as i32,
-        crop_y0: crop_box.1 as i32,
-        crop_x1: crop_box.2 as i32,
-        crop_y1: crop_box.3 as i32,
-        scale: placed.scale,
+        crop_x0: to_stored(crop_box.0, full_w),
+        crop_y0: to_stored(crop_box.1, full_h),
+        crop_x1: to_stored(crop_box.2, full_w),
+        crop_y1: to_stored(crop_box.3, full_h),
+        scale: placed.scale / factor,
         pad_left: placed.pad_left as i32,
         pad_top: placed.pad_top as i32,
         qc_method: options.method.name().to_string(),
         tensor_shape: options.tensor_shape,
         tensor: placed.tensor,
+        full_resolution,
+        geometry_time,
     }
 }
 
@@ -388,6 +409,9 @@ pub(crate) mod testimg {
             path: "test.dcm".into(),
             rows: h as u32,
             columns: w as u32,
+            full_rows: h as u32,
+            full_columns: w as u32,
+            reduction: 0,
             bits_stored: 12,
             photometric: Some(s.photometric.to_string()),
             transfer_syntax: None,

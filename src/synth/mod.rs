@@ -47,7 +47,7 @@
 mod cbis_ddsm;
 mod cmmd;
 mod dicom_out;
-mod j2k;
+pub(crate) mod j2k;
 pub mod pixels;
 mod tompei_cmmd;
 mod vindr_mammo;

@@ -1,0 +1,158 @@
+//! mcq's image decoder on its own, outside any ingest: the library's
+//! `decode::decode_with` and nothing else.
+//!
+//! ```text
+//! decode --npy OUT FILE...            decode each FILE at full resolution and write
+//!                                     OUT/<file name>.npy (uint16, rows × columns), the
+//!                                     stored sample values the pipeline works on
+//! decode --time [--jobs N] [--j2k-reduce-for HxW] DIR
+//!                                     decode every .dcm/.dicom under DIR to u16 with
+//!                                     N rayon threads and print images/s: the ceiling
+//!                                     an ingest (decode + QC + geometry + write) can reach
+//! ```
+//!
+//! The first form is what the Python pixel-equality test compares with
+//! pydicom (`tests/python/test_pixel_equality.py`); the second is the
+//! decode-only pass of `benches/image_ingest.sh`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mcq::decode::{DecodeOptions, decode_with};
+use rayon::prelude::*;
+
+/// A NumPy `.npy` (format 1.0) of little-endian u16 samples.
+fn write_npy(path: &Path, rows: u32, columns: u32, pixels: &[u16]) -> std::io::Result<()> {
+    let mut header =
+        format!("{{'descr': '<u2', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+    // magic (6) + version (2) + length (2) + header + '\n', padded to 64.
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + pixels.len() * 2);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in pixels {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, out)
+}
+
+fn dicom_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            dicom_files(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("dcm") || e.eq_ignore_ascii_case("dicom"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn parse_shape(s: &str) -> Option<(usize, usize)> {
+    let (h, w) = s.split_once(['x', 'X'])?;
+    Some((h.parse().ok()?, w.parse().ok()?))
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: decode --npy OUT FILE...\n       decode --time [--jobs N] [--j2k-reduce-for HxW] DIR"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--npy") if args.len() >= 3 => {
+            let out = Path::new(&args[1]);
+            let mut failed = 0;
+            for file in &args[2..] {
+                let path = Path::new(file);
+                match decode_with(path, &DecodeOptions::default()) {
+                    Ok(d) => {
+                        let name = path.file_name().unwrap_or_default().to_string_lossy();
+                        let npy = out.join(format!("{name}.npy"));
+                        if let Err(e) = write_npy(&npy, d.rows, d.columns, &d.pixels) {
+                            eprintln!("{}: {e}", npy.display());
+                            failed += 1;
+                        }
+                        let sum: u64 = d.pixels.iter().map(|&v| v as u64).sum();
+                        println!(
+                            "{file}\t{}\t{}\t{}\t{sum}",
+                            d.rows, d.columns, d.bits_stored
+                        );
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed += 1;
+                    }
+                }
+            }
+            if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Some("--time") => {
+            let mut jobs = 2;
+            let mut options = DecodeOptions::default();
+            let mut dir = None;
+            let mut rest = args[1..].iter();
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "--jobs" => match rest.next().and_then(|v| v.parse().ok()) {
+                        Some(n) => jobs = n,
+                        None => return usage(),
+                    },
+                    "--j2k-reduce-for" => match rest.next().and_then(|v| parse_shape(v)) {
+                        Some(shape) => options.j2k_reduce_for = Some(shape),
+                        None => return usage(),
+                    },
+                    other => dir = Some(PathBuf::from(other)),
+                }
+            }
+            let Some(dir) = dir else { return usage() };
+            let mut files = Vec::new();
+            if let Err(e) = dicom_files(&dir, &mut files) {
+                eprintln!("{}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+            files.sort();
+            let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let t0 = Instant::now();
+            let (ok, pixels) = pool.install(|| {
+                files
+                    .par_iter()
+                    .map(|f| match decode_with(f, &options) {
+                        Ok(d) => (1usize, d.pixels.len()),
+                        Err(_) => (0, 0),
+                    })
+                    .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            });
+            let dt = t0.elapsed().as_secs_f64();
+            println!(
+                "{ok} images ({} files, {:.1} Mpx decoded), {dt:.2} s, {:.2} images/s",
+                files.len(),
+                pixels as f64 / 1e6,
+                ok as f64 / dt
+            );
+            ExitCode::SUCCESS
+        }
+        _ => usage(),
+    }
+}
