@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt16Array};
@@ -20,7 +20,6 @@ use datafusion::prelude::{DataFrame, col, lit};
 use futures::StreamExt;
 use image::codecs::png::PngEncoder;
 use image::{ImageBuffer, Luma};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::lake::Table;
@@ -58,44 +57,6 @@ pub struct ExportSummary {
 
 /// Up to this many selected images, the tensor scan filters on their ids.
 const MAX_LISTED_IMAGES: usize = 4096;
-
-/// The longest path component an export writes, in bytes.
-const MAX_COMPONENT: usize = 80;
-
-/// One path component made safe: characters outside `[A-Za-z0-9._-]`
-/// become `_`, a leading `.` becomes `_` (so no `.`, `..` or hidden names),
-/// an empty value becomes `_`, and a value longer than 80 bytes is cut and
-/// ends with a hash of the whole value (so long values stay distinct).
-pub fn sanitize_component(raw: &str) -> String {
-    let mut safe: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if safe.starts_with('.') {
-        safe.replace_range(0..1, "_");
-    }
-    if safe.is_empty() {
-        safe.push('_');
-    }
-    if safe.len() > MAX_COMPONENT {
-        let digest = hex::encode(Sha256::digest(raw.as_bytes()));
-        safe.truncate(MAX_COMPONENT - 13);
-        safe.push('-');
-        safe.push_str(&digest[..12]);
-    }
-    safe
-}
-
-/// Whether a relative path is only plain names (no root, `..` or `.`).
-fn is_plain_relative(path: &Path) -> bool {
-    path.components().all(|c| matches!(c, Component::Normal(_)))
-}
 
 /// The metadata columns written to `metadata.csv` (and the query's order).
 fn metadata_columns() -> Vec<String> {
@@ -186,7 +147,7 @@ async fn plan(session: &LakeSession, config: &ExportConfig) -> Result<Plan> {
         None => df.collect().await?,
     };
 
-    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut namer = crate::paths::ImageNamer::new(&config.out, "png");
     let mut paths = Vec::with_capacity(batches.len());
     let mut pending: HashMap<(String, String), VecDeque<(usize, usize)>> = HashMap::new();
     let mut datasets: Vec<String> = Vec::new();
@@ -205,34 +166,16 @@ async fn plan(session: &LakeSession, config: &ExportConfig) -> Result<Plan> {
                     a.value(row).to_string()
                 }
             };
-            let dir = PathBuf::from(sanitize_component(&text(&dataset)))
-                .join(sanitize_component(&text(&patient)));
-            let view_name = if view.is_null(row) {
-                "NA".to_string()
-            } else {
-                text(&view)
-            };
-            let stem = format!(
-                "{}_{}",
-                sanitize_component(&text(&laterality)),
-                sanitize_component(&view_name)
-            );
-            let mut n = 1;
-            let path = loop {
-                let name = if n == 1 {
-                    format!("{stem}.png")
-                } else {
-                    format!("{stem}_{n}.png")
-                };
-                let candidate = dir.join(name);
-                // Any entry counts as taken, a dangling link included.
-                let on_disk = fs::symlink_metadata(config.out.join(&candidate)).is_ok();
-                if !taken.contains(&candidate) && !on_disk {
-                    break candidate;
-                }
-                n += 1;
-            };
-            taken.insert(path.clone());
+            let full = namer.next(
+                &text(&dataset),
+                &text(&patient),
+                &text(&laterality),
+                (!view.is_null(row)).then(|| view.value(row)),
+            )?;
+            let path = full
+                .strip_prefix(&config.out)
+                .map(Path::to_path_buf)
+                .unwrap_or(full);
             batch_paths.push(path);
             let ds = text(&dataset);
             if !datasets.contains(&ds) {
@@ -251,37 +194,6 @@ async fn plan(session: &LakeSession, config: &ExportConfig) -> Result<Plan> {
         pending,
         datasets,
     })
-}
-
-/// Creates `dir` (relative to `out`) one folder at a time, refusing to go
-/// through anything that is not a plain folder: a link planted in OUT could
-/// otherwise lead outside it.
-fn ensure_dir_under(out: &Path, dir: &Path) -> Result<()> {
-    if !is_plain_relative(dir) {
-        return Err(Error::Other(format!(
-            "internal: export path {} is not a plain relative path",
-            dir.display()
-        )));
-    }
-    let mut current = out.to_path_buf();
-    for part in dir.components() {
-        current.push(part);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::Other(format!(
-                    "{} is a link or a file, not a folder: refusing to write through it (it could lead outside {})",
-                    current.display(),
-                    out.display()
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir(&current).map_err(Error::io("cannot create", &current))?;
-            }
-            Err(e) => return Err(Error::io("cannot read", &current)(e)),
-        }
-    }
-    Ok(())
 }
 
 /// Writes one tensor as a grayscale PNG into a new file (never overwrites).
@@ -388,7 +300,7 @@ pub async fn export_png(session: &LakeSession, config: &ExportConfig) -> Result<
                 if let Some(dir) = rel.parent()
                     && made_dirs.insert(dir.to_path_buf())
                 {
-                    ensure_dir_under(&config.out, dir)?;
+                    crate::paths::create_dirs_under(&config.out, dir)?;
                 }
                 write_png(&config.out.join(rel), pixels.values(), shape, config.bits)?;
                 written[b][r] = true;
@@ -448,41 +360,6 @@ async fn write_metadata_csv(path: &Path, plan: &Plan, written: &[Vec<bool>]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn components_are_sanitized() {
-        let long = "x".repeat(300);
-        let cases: &[(&str, &str)] = &[
-            ("P_00001", "P_00001"),
-            ("D1-0001.a", "D1-0001.a"),
-            ("../etc", "_._etc"),
-            ("..", "_."),
-            (".", "_"),
-            ("", "_"),
-            ("a/b", "a_b"),
-            ("a\\b", "a_b"),
-            ("a\0b", "a_b"),
-            ("/abs", "_abs"),
-            ("é", "_"),
-            (".hidden", "_hidden"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(sanitize_component(raw), *want, "{raw:?}");
-        }
-        let cut = sanitize_component(&long);
-        assert_eq!(cut.len(), MAX_COMPONENT);
-        assert_ne!(cut, sanitize_component(&"x".repeat(301)));
-    }
-
-    #[test]
-    fn sanitized_components_are_plain_names() {
-        for raw in ["..", ".", "", "../..", "/", "\\..\\", "a/../../b", "\0"] {
-            let safe = sanitize_component(raw);
-            let path = Path::new(&safe);
-            assert!(is_plain_relative(path), "{raw:?} -> {safe:?}");
-            assert_eq!(path.components().count(), 1, "{raw:?} -> {safe:?}");
-        }
-    }
 
     #[test]
     fn the_predicate_sees_metadata_and_image_qc_columns() {

@@ -15,13 +15,14 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Longest path component written (bytes; the sanitized text is ASCII).
-pub const MAX_COMPONENT: usize = 100;
+pub const MAX_COMPONENT: usize = 80;
 
-/// One safe path component: characters outside `[A-Za-z0-9._-]` become `_`;
-/// an empty or all-dots result becomes underscores (`""` → `_`, `..` → `__`);
-/// at most [`MAX_COMPONENT`] characters.
+/// One safe path component: characters outside `[A-Za-z0-9._-]` become
+/// `_`; a leading `.` becomes `_` (so no `.`, `..` or hidden names); an
+/// empty value becomes `_`; a value longer than [`MAX_COMPONENT`] is cut
+/// and ends with a hash of the whole value, so long ids stay distinct.
 pub fn sanitize_component(raw: &str) -> String {
-    let mut out: String = raw
+    let mut safe: String = raw
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
@@ -30,12 +31,52 @@ pub fn sanitize_component(raw: &str) -> String {
                 '_'
             }
         })
-        .take(MAX_COMPONENT)
         .collect();
-    if out.chars().all(|c| c == '.') {
-        out = "_".repeat(out.len().max(1));
+    if safe.starts_with('.') {
+        safe.replace_range(0..1, "_");
     }
-    out
+    if safe.is_empty() {
+        safe.push('_');
+    }
+    if safe.len() > MAX_COMPONENT {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(raw.as_bytes()));
+        safe.truncate(MAX_COMPONENT - 13);
+        safe.push('-');
+        safe.push_str(&digest[..12]);
+    }
+    safe
+}
+
+/// Creates `dir` (relative to `out`) one folder at a time, refusing to go
+/// through anything that is not a plain folder: a link planted in OUT could
+/// otherwise lead outside it.
+pub fn create_dirs_under(out: &Path, dir: &Path) -> Result<()> {
+    if !dir.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(Error::Other(format!(
+            "internal: output path {} is not a plain relative path",
+            dir.display()
+        )));
+    }
+    let mut current = out.to_path_buf();
+    for part in dir.components() {
+        current.push(part);
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Other(format!(
+                    "{} is a link or a file, not a folder: refusing to write through it (it could lead outside {})",
+                    current.display(),
+                    out.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&current).map_err(Error::io("cannot create", &current))?;
+            }
+            Err(e) => return Err(Error::io("cannot read", &current)(e)),
+        }
+    }
+    Ok(())
 }
 
 /// `DIR/<parts...>` built from already-sanitized components, refused unless
@@ -109,7 +150,8 @@ impl ImageNamer {
                 format!("{stem}_{n}.{}", self.extension)
             };
             let path = join_under(&self.dir, &[&dataset, &patient, &name])?;
-            if !self.taken.contains(&path) && !path.exists() {
+            // Any entry on disk counts as taken, a dangling link included.
+            if !self.taken.contains(&path) && std::fs::symlink_metadata(&path).is_err() {
                 self.taken.insert(path.clone());
                 return Ok(path);
             }
@@ -132,9 +174,10 @@ mod tests {
             ("D1-0001.x", "D1-0001.x"),
             ("", "_"),
             (".", "_"),
-            ("..", "__"),
-            ("...", "___"),
-            ("../../etc/passwd", ".._.._etc_passwd"),
+            ("..", "_."),
+            ("...", "_.."),
+            (".hidden", "_hidden"),
+            ("../../etc/passwd", "_._.._etc_passwd"),
             ("a/b\\c", "a_b_c"),
             ("/abs", "_abs"),
             ("naïve name", "na_ve_name"),
@@ -143,7 +186,26 @@ mod tests {
         ] {
             assert_eq!(sanitize_component(raw), want, "{raw:?}");
         }
-        assert_eq!(sanitize_component(&"x".repeat(500)).len(), MAX_COMPONENT);
+        let long = sanitize_component(&"x".repeat(500));
+        assert_eq!(long.len(), MAX_COMPONENT);
+        assert_ne!(
+            long,
+            sanitize_component(&"x".repeat(501)),
+            "long ids stay distinct"
+        );
+    }
+
+    #[test]
+    fn sanitized_components_are_plain_names() {
+        for raw in ["..", ".", "", "../..", "/", "\\..\\", "a/../../b", "\0"] {
+            let safe = sanitize_component(raw);
+            let path = Path::new(&safe);
+            assert!(
+                path.components().all(|c| matches!(c, Component::Normal(_))),
+                "{raw:?} -> {safe:?}"
+            );
+            assert_eq!(path.components().count(), 1, "{raw:?} -> {safe:?}");
+        }
     }
 
     #[test]
@@ -177,6 +239,6 @@ mod tests {
         // Hostile identifiers stay under the folder.
         let e = again.next("..", "../../x", "L/..", Some("..")).unwrap();
         assert!(e.starts_with(tmp.path()), "{e:?}");
-        assert!(e.ends_with("__/.._.._x/L_.._...png"), "{e:?}");
+        assert!(e.ends_with("_./_._.._x/L_.._...png"), "{e:?}");
     }
 }

@@ -259,7 +259,7 @@ fn keep_processed_writes_16_bit_pngs_inside_the_folder_and_never_overwrites() {
         let folder = if patient.contains('/') {
             hostile += 1;
             assert_eq!(patient, "../../../escape/P 8");
-            ".._.._.._escape_P_8".to_string()
+            "_._.._.._escape_P_8".to_string()
         } else {
             patient
         };
