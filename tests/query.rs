@@ -29,6 +29,39 @@ fn shortcut_runs_sql_directly() {
     assert_eq!(stdout(&o), "n\n9\n");
 }
 
+/// `--lake NAME`, `$MCQ_LAKE` and the default `./mcq-lake` are relative
+/// paths: queries work from the lake's parent folder.
+#[test]
+fn relative_lake_paths_work() {
+    let (_dir, lake) = fixture_lake();
+    let parent = lake.parent().unwrap();
+    let name = lake.file_name().unwrap().to_str().unwrap();
+    let sql = "SELECT count(*) AS n FROM metadata";
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcq"));
+        cmd.current_dir(parent).env_remove("MCQ_LAKE").args(args);
+        if let Some(v) = env {
+            cmd.env("MCQ_LAKE", v);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let dotted = format!("./{name}");
+    assert_eq!(
+        run(&["--lake", name, "query", "--format", "csv", sql], None),
+        "n\n9\n"
+    );
+    assert_eq!(
+        run(&["--lake", &dotted, sql, "--format", "csv"], None),
+        "n\n9\n"
+    );
+    assert_eq!(run(&[sql, "--format", "csv"], Some(name)), "n\n9\n");
+    std::fs::rename(&lake, parent.join("mcq-lake")).unwrap();
+    assert_eq!(run(&[sql, "--format", "csv"], None), "n\n9\n");
+    std::fs::rename(parent.join("mcq-lake"), &lake).unwrap();
+}
+
 #[test]
 fn join_images_to_metadata() {
     let (_dir, lake) = fixture_lake();

@@ -212,7 +212,10 @@ pub struct LakeSession {
 impl LakeSession {
     /// Opens the lake at `root` and registers its tables and views.
     pub async fn open(root: &Path) -> Result<LakeSession> {
-        let lake = Lake::open(root)?;
+        // DataFusion addresses files by URL, which needs an absolute path
+        // (`--lake mcq-lake` and the default `./mcq-lake` are relative).
+        let lake_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let lake = Lake::open(&lake_root)?;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .set_bool("datafusion.execution.parquet.skip_metadata", false)
@@ -229,7 +232,6 @@ impl LakeSession {
             ))
             .await?;
         }
-        let lake_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         Ok(LakeSession {
             ctx,
             lake,
