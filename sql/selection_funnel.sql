@@ -12,4 +12,4 @@ SELECT dataset, reason, COUNT(*) AS records
 FROM exclusions
 WHERE level = 'record'
 GROUP BY dataset, reason
-ORDER BY dataset, records DESC
+ORDER BY dataset, records DESC, reason
