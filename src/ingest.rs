@@ -284,7 +284,10 @@ impl Tally {
             };
             let bits = sides(&m.source_split, 0) | sides(&m.split, 2);
             if bits != 0 {
-                *self.patients.entry(key(&m.patient_id)).or_default() |= bits;
+                *self
+                    .patients
+                    .entry(dataset::id_key(&m.patient_id))
+                    .or_default() |= bits;
             }
         }
     }
@@ -319,9 +322,7 @@ fn bump(counts: &mut BTreeMap<String, usize>, key: &str) {
 impl RowSink for Tally {
     fn rows(&mut self, chunk: &mut Harmonized) -> Result<()> {
         self.add(chunk);
-        chunk.metadata.clear();
-        chunk.findings.clear();
-        chunk.exclusions.clear();
+        chunk.clear_rows();
         Ok(())
     }
 
@@ -329,13 +330,6 @@ impl RowSink for Tally {
         *self = Tally::default();
         Ok(())
     }
-}
-
-fn key(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
 }
 
 /// Rows gathered before they go to the writer thread as one batch per table.
@@ -493,10 +487,7 @@ impl ShardTally {
     fn new(shard: crate::lake::Shard) -> ShardTally {
         ShardTally {
             shard,
-            counts: crate::shard::ShardCounts {
-                patients_kept: 0,
-                patients: 0,
-            },
+            counts: Default::default(),
             rows_before: 0,
         }
     }

@@ -29,7 +29,7 @@ pub fn record_key(source_file: &str, source_row: Option<i64>) -> Vec<u8> {
 }
 
 /// What a shard kept of the dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShardCounts {
     pub patients_kept: usize,
     pub patients: usize,

@@ -52,6 +52,15 @@ pub struct Harmonized {
     pub record_files: Vec<(String, usize)>,
 }
 
+/// A 64-bit key of an identifier, for sets that grow with a dataset (a
+/// streaming ingest keeps keys, not strings).
+pub fn id_key(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
 /// Receives a streaming adapter's rows, chunk by chunk (each chunk holds
 /// whole patients, so breast-level rules and leakage stay exact).
 pub trait RowSink {
@@ -72,9 +81,7 @@ impl RowSink for Harmonized {
     }
 
     fn restart(&mut self) -> Result<()> {
-        self.metadata.clear();
-        self.findings.clear();
-        self.exclusions.clear();
+        self.clear_rows();
         Ok(())
     }
 }
@@ -89,6 +96,13 @@ pub struct RecordAt<'a> {
 }
 
 impl Harmonized {
+    /// Drops the rows (metadata, findings, exclusions), keeping the counts.
+    pub fn clear_rows(&mut self) {
+        self.metadata.clear();
+        self.findings.clear();
+        self.exclusions.clear();
+    }
+
     /// A mapped raw value: the value; `None` when the source says nothing;
     /// for a value outside the vocabulary, `None` plus an `invalid_value`
     /// exclusion naming the lake column and the raw text.

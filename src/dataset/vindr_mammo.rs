@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use crate::dataset::selection::Rule;
 use crate::dataset::source::{CsvRows, RawRow, find_files};
 use crate::dataset::vocab::{self, FindingCategory, Flag, Mapped};
-use crate::dataset::{Adapter, AdapterOptions, Harmonized, Policy, RecordAt, RowSink};
+use crate::dataset::{
+    Adapter, AdapterOptions, Harmonized, Policy, RecordAt, RowSink, id_key as key,
+};
 use crate::error::{Error, Result};
 use crate::lake::DatasetInfo;
 use crate::record::{ExclusionRow, FindingRow, MetadataRow};
@@ -87,14 +89,6 @@ impl Adapter for VindrMammo {
         ));
         Ok(done)
     }
-}
-
-/// A 64-bit key of an identifier, for sets that grow with the dataset.
-fn key(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
 }
 
 /// A file read alongside `breast-level_annotations.csv`, study by study.
