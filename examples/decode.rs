@@ -5,10 +5,15 @@
 //! decode --npy OUT FILE...            decode each FILE at full resolution and write
 //!                                     OUT/<file name>.npy (uint16, rows × columns), the
 //!                                     stored sample values the pipeline works on
-//! decode --time [--jobs N] [--j2k-reduce-for HxW] DIR
+//! decode --time [--jobs N] [--reduce-for HxW] [--bare] DIR
 //!                                     decode every .dcm/.dicom under DIR to u16 with
 //!                                     N rayon threads and print images/s: the ceiling
-//!                                     an ingest (decode + QC + geometry + write) can reach
+//!                                     an ingest (decode + QC + geometry + write) can reach.
+//!                                     The decoder also hashes the pixel data (SHA-256,
+//!                                     `images.pixel_data_sha256`), as every ingest must;
+//!                                     --bare instead only reads each file and sums its
+//!                                     bytes as u16 words (no parsing, no hash): the floor
+//!                                     of reading uncompressed files, for comparison
 //! ```
 //!
 //! The first form is what the Python pixel-equality test compares with
@@ -21,6 +26,20 @@ use std::time::Instant;
 
 use mcq::decode::{DecodeOptions, decode_with};
 use rayon::prelude::*;
+
+/// Reads `path` and sums its bytes as little-endian u16 words (so the read
+/// cannot be optimized away): `(1, words)`, or `(0, 0)` when unreadable.
+fn bare_read(path: &Path) -> (usize, usize) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return (0, 0);
+    };
+    let words = bytes.chunks_exact(2);
+    let sum = words
+        .clone()
+        .fold(0u64, |s, w| s + u64::from(u16::from_le_bytes([w[0], w[1]])));
+    std::hint::black_box(sum);
+    (1, words.len())
+}
 
 /// A NumPy `.npy` (format 1.0) of little-endian u16 samples.
 fn write_npy(path: &Path, rows: u32, columns: u32, pixels: &[u16]) -> std::io::Result<()> {
@@ -63,7 +82,7 @@ fn parse_shape(s: &str) -> Option<(usize, usize)> {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: decode --npy OUT FILE...\n       decode --time [--jobs N] [--j2k-reduce-for HxW] DIR"
+        "usage: decode --npy OUT FILE...\n       decode --time [--jobs N] [--reduce-for HxW] [--bare] DIR"
     );
     ExitCode::from(2)
 }
@@ -106,6 +125,7 @@ fn main() -> ExitCode {
             let mut jobs = 2;
             let mut options = DecodeOptions::default();
             let mut dir = None;
+            let mut bare = false;
             let mut rest = args[1..].iter();
             while let Some(a) = rest.next() {
                 match a.as_str() {
@@ -113,10 +133,11 @@ fn main() -> ExitCode {
                         Some(n) => jobs = n,
                         None => return usage(),
                     },
-                    "--j2k-reduce-for" => match rest.next().and_then(|v| parse_shape(v)) {
-                        Some(shape) => options.j2k_reduce_for = Some(shape),
+                    "--reduce-for" => match rest.next().and_then(|v| parse_shape(v)) {
+                        Some(shape) => options.reduce_for = Some(shape),
                         None => return usage(),
                     },
+                    "--bare" => bare = true,
                     other => dir = Some(PathBuf::from(other)),
                 }
             }
@@ -138,9 +159,14 @@ fn main() -> ExitCode {
             let (ok, pixels) = pool.install(|| {
                 files
                     .par_iter()
-                    .map(|f| match decode_with(f, &options) {
-                        Ok(d) => (1usize, d.pixels.len()),
-                        Err(_) => (0, 0),
+                    .map(|f| {
+                        if bare {
+                            return bare_read(f);
+                        }
+                        match decode_with(f, &options) {
+                            Ok(d) => (1usize, d.pixels.len()),
+                            Err(_) => (0, 0),
+                        }
                     })
                     .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
             });

@@ -111,10 +111,11 @@ pub struct IngestArgs {
     /// edge-window (the published n = 25 edge-window rule, kept as a baseline)
     #[arg(long, value_enum, default_value = "component")]
     pub qc_method: QcMethodArg,
-    /// Decode JPEG 2000 at full resolution [default: a reduced resolution level
-    /// when the tensor is at most half the image; recorded in images.decode_reduction]
-    #[arg(long)]
-    pub j2k_full_resolution: bool,
+    /// Decode every image at full resolution [default: JPEG 2000 and uncompressed
+    /// images at a reduced resolution (a wavelet level, an area average) when the
+    /// tensor is at most half the image; recorded in images.decode_reduction]
+    #[arg(long, alias = "j2k-full-resolution")]
+    pub full_resolution: bool,
     /// Also write full-resolution processed 16-bit PNGs as
     /// DIR/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png (never overwriting a file)
     #[arg(long, value_name = "DIR")]
@@ -182,7 +183,7 @@ impl IngestArgs {
                 QcMethodArg::EdgeWindow => crate::qc::LateralityMethod::EdgeWindow,
             },
             shard: self.shard,
-            j2k_full_resolution: self.j2k_full_resolution,
+            full_resolution: self.full_resolution,
             keep_processed: self.keep_processed,
         })
     }

@@ -34,17 +34,29 @@
 //! - A negative RescaleSlope is kept: `source_min/max` are ordered, and
 //!   `norm_low/high` are the post-LUT images of the stored low/high values.
 //!
-//! # Reduced-resolution JPEG 2000
-//! With [`DecodeOptions::j2k_reduce_for`] set to the tensor shape, a JPEG 2000
-//! frame (.4.90/.4.91) whose image is at least twice the tensor on the
-//! fitting axis is decoded at a lower resolution level (OpenJPEG's
-//! `cp_reduce`, through the `jpeg2k` crate that dicom-pixeldata also decodes
-//! with): `r` levels halve both axes `r` times, the largest `r` that keeps
-//! the reduced image at least as large as the tensor on both axes (and at
-//! most the codestream's number of decomposition levels). `rows`/`columns`
-//! then describe the reduced pixel buffer, [`Decoded::reduction`] says by
-//! how much, and [`Decoded::full_rows`]/[`Decoded::full_columns`] keep the
-//! stored image's size, in which `qc::process` reports every coordinate.
+//! # Reduced resolution
+//! With [`DecodeOptions::reduce_for`] set to the tensor shape, an image at
+//! least twice the tensor on both axes is decoded at a lower resolution:
+//! `r` levels halve both axes `r` times, the largest `r` that keeps the
+//! reduced image at least as large as the tensor on both axes
+//! ([`reduction_levels`]). A JPEG 2000 frame (.4.90/.4.91) is decoded at
+//! that resolution level of its wavelet pyramid (OpenJPEG's `cp_reduce`,
+//! through the `jpeg2k` crate that dicom-pixeldata also decodes with; at
+//! most the codestream's number of decomposition levels); native pixel data
+//! is averaged over `2^r × 2^r` blocks as it is read (`native`), as
+//! Pillow's `reducing_gap` does before a resize — both are area averages,
+//! so the tensor, which is resized from the reduced image with an area
+//! filter anyway, barely changes while decoding, QC and resizing touch a
+//! quarter of the pixels per level. `rows`/`columns` then describe the
+//! reduced pixel buffer, [`Decoded::reduction`] says by how much, and
+//! [`Decoded::full_rows`]/[`Decoded::full_columns`] keep the stored
+//! image's size, in which `qc::process` reports every coordinate. Every
+//! other codec decodes at full resolution.
+//!
+//! # Native pixel data
+//! Uncompressed little-endian files are read by `native`: the header is
+//! parsed from the first bytes, then the PixelData value is streamed,
+//! hashed and clamped in cache-sized chunks (see that module).
 //!
 //! # Refusals
 //! Absurd geometry is refused before any pixel buffer is allocated: more
@@ -65,6 +77,8 @@ use sha2::{Digest, Sha256};
 use crate::dicom::{Header, header_of};
 use crate::error::{Error, Result};
 
+mod native;
+
 /// A sane default cap on Rows × Columns (the largest mammograms are about
 /// 4096 × 5928 = 24 Mpx).
 pub const DEFAULT_MAX_PIXELS: usize = 64 * 1024 * 1024;
@@ -82,7 +96,8 @@ pub struct Decoded {
     pub full_rows: u32,
     /// The stored image's width (DICOM Columns), whatever the reduction.
     pub full_columns: u32,
-    /// JPEG 2000 resolution levels discarded while decoding: each halves
+    /// Resolution levels discarded while decoding (JPEG 2000 wavelet levels,
+    /// or native 2×2 area averages, see the module doc): each halves
     /// both axes (rounding up); 0 = full resolution.
     pub reduction: u32,
     /// Bits per sample as stored (8 or 16 for non-DICOM files; PGM: from maxval).
@@ -167,17 +182,17 @@ fn decode_error(path: &Path, message: impl std::fmt::Display) -> Error {
 pub struct DecodeOptions {
     /// Cap on Rows × Columns. _Default behavior:_ [`DEFAULT_MAX_PIXELS`].
     pub max_pixels: usize,
-    /// Decode JPEG 2000 at a reduced resolution level chosen for a tensor of
-    /// this `(H, W)` (see the module doc); `None` decodes every file at full
-    /// resolution. _Default behavior:_ `None`.
-    pub j2k_reduce_for: Option<(usize, usize)>,
+    /// Decode JPEG 2000 and native pixel data at a reduced resolution
+    /// chosen for a tensor of this `(H, W)` (see the module doc); `None`
+    /// decodes every file at full resolution. _Default behavior:_ `None`.
+    pub reduce_for: Option<(usize, usize)>,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {
             max_pixels: DEFAULT_MAX_PIXELS,
-            j2k_reduce_for: None,
+            reduce_for: None,
         }
     }
 }
@@ -189,7 +204,7 @@ pub fn decode(path: &Path, max_pixels: usize) -> Result<Decoded> {
         path,
         &DecodeOptions {
             max_pixels,
-            j2k_reduce_for: None,
+            reduce_for: None,
         },
     )
 }
@@ -233,12 +248,13 @@ fn j2k_decomposition_levels(codestream: &[u8]) -> Option<u32> {
 }
 
 /// Resolution levels to discard for an `(H, W)` tensor: the largest
-/// `r ≤ levels` (the codestream's decomposition levels) with
+/// `r ≤ levels` (a codestream's decomposition levels, or the most a box
+/// average takes) with
 /// `rows ≥ H·2^r` and `columns ≥ W·2^r` — a level is dropped only while the
 /// tensor is at most half the image on both axes, so the reduced image is
 /// never smaller than the tensor on either axis and a breast crop is rarely
 /// enlarged.
-pub fn j2k_reduction(rows: u32, columns: u32, tensor: (usize, usize), levels: u32) -> u32 {
+pub fn reduction_levels(rows: u32, columns: u32, tensor: (usize, usize), levels: u32) -> u32 {
     let (h, w) = (tensor.0 as u64, tensor.1 as u64);
     if h == 0 || w == 0 {
         return 0;
@@ -273,19 +289,35 @@ fn open_dicom(path: &Path) -> Result<DefaultDicomObject> {
 /// group is parsed by hand for its transfer syntax and rebuilt with dummy
 /// UIDs; the data set itself is read by dicom-object.
 fn reread(bytes: &[u8]) -> Option<DefaultDicomObject> {
-    let (ts_uid, offset) = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
-        let (ts, len) = parse_meta(&bytes[132..])?;
-        (ts, 132 + len)
-    } else if bytes.get(0..2) == Some([0x02, 0x00].as_slice()) {
-        parse_meta(bytes)?
-    } else if bytes.get(0..2) == Some([0x08, 0x00].as_slice()) {
-        ("1.2.840.10008.1.2".to_string(), 0)
-    } else {
-        return None;
-    };
+    let (ts_uid, offset) = data_set_start(bytes)?;
     let ts = TransferSyntaxRegistry.get(&ts_uid)?;
     let data = InMemDicomObject::read_dataset_with_ts(bytes.get(offset..)?, ts).ok()?;
     data.element_opt(tags::PIXEL_DATA).ok()??;
+    with_dummy_meta(data, ts)
+}
+
+/// The transfer syntax UID and the offset of the data set in a file's
+/// first `bytes`: after the preamble and a meta group (parsed by hand, so
+/// invalid UIDs do not matter), after a meta group without preamble, or at 0
+/// for a bare Implicit VR LE data set.
+fn data_set_start(bytes: &[u8]) -> Option<(String, usize)> {
+    if bytes.get(128..132) == Some(b"DICM".as_slice()) {
+        let (ts, len) = parse_meta(&bytes[132..])?;
+        Some((ts, 132 + len))
+    } else if bytes.get(0..2) == Some([0x02, 0x00].as_slice()) {
+        parse_meta(bytes)
+    } else if bytes.get(0..2) == Some([0x08, 0x00].as_slice()) {
+        Some(("1.2.840.10008.1.2".to_string(), 0))
+    } else {
+        None
+    }
+}
+
+/// A file object of `data` with a meta group that says `ts` and dummy UIDs.
+fn with_dummy_meta(
+    data: InMemDicomObject,
+    ts: &dicom_encoding::TransferSyntax,
+) -> Option<DefaultDicomObject> {
     data.with_meta(
         FileMetaTableBuilder::new()
             .transfer_syntax(ts.uid())
@@ -325,6 +357,15 @@ fn parse_meta(m: &[u8]) -> Option<(String, usize)> {
 }
 
 fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
+    match native::decode(path, options) {
+        Some(decoded) => decoded,
+        None => decode_dicom_object(path, options),
+    }
+}
+
+/// Decodes any DICOM file through dicom-object (and dicom-pixeldata for
+/// encapsulated syntaxes).
+fn decode_dicom_object(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
     let max_pixels = options.max_pixels;
     let object = open_dicom(path)?;
     let header = header_of(&object);
@@ -410,7 +451,7 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
                 .transfer_syntax
                 .as_deref()
                 .is_some_and(|ts| J2K_SYNTAXES.contains(&ts));
-            if j2k && options.j2k_reduce_for.is_some() {
+            if j2k && options.reduce_for.is_some() {
                 // One frame: all fragments; several: the first fragment.
                 first_frame = Some(if frames == 1 {
                     seq.fragments().concat()
@@ -437,9 +478,9 @@ fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
         };
         return Ok(finish(path, header, stored, out, pixel_data_sha256));
     }
-    if let (Some(codestream), Some(tensor)) = (first_frame, options.j2k_reduce_for) {
+    if let (Some(codestream), Some(tensor)) = (first_frame, options.reduce_for) {
         let levels = j2k_decomposition_levels(&codestream).unwrap_or(0);
-        let reduction = j2k_reduction(rows, columns, tensor, levels);
+        let reduction = reduction_levels(rows, columns, tensor, levels);
         if reduction > 0 {
             return decode_j2k_reduced(
                 path,
@@ -579,6 +620,46 @@ struct StoredSamples {
     reduction: u32,
 }
 
+/// The range of stored samples and how many were clamped.
+#[derive(Debug, Clone, Copy)]
+struct SampleStats {
+    lo: u16,
+    hi: u16,
+    clamped: usize,
+}
+
+impl SampleStats {
+    fn new() -> Self {
+        SampleStats {
+            lo: u16::MAX,
+            hi: 0,
+            clamped: 0,
+        }
+    }
+
+    /// Clamps unsigned samples above `max` in place and adds them to the
+    /// range. It runs on every pixel, so the usual case (nothing above
+    /// `max`) is one min/max pass, which vectorizes.
+    fn clamp(&mut self, px: &mut [u16], max: u16) {
+        let (mut lo, mut hi) = (u16::MAX, 0u16);
+        for &v in px.iter() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if hi > max {
+            for v in px.iter_mut() {
+                if *v > max {
+                    *v = max;
+                    self.clamped += 1;
+                }
+            }
+            (lo, hi) = (lo.min(max), max);
+        }
+        self.lo = self.lo.min(lo);
+        self.hi = self.hi.max(hi);
+    }
+}
+
 /// Sign handling, clamping above BitsStored and the value range, shared by
 /// every DICOM decode path. `out` holds the raw samples (two's complement in
 /// the low `bits_stored` bits when signed).
@@ -591,16 +672,11 @@ fn finish(
 ) -> Decoded {
     let bits_stored = s.bits_stored;
     let max = max_for_bits(bits_stored);
-    let mut clamped = 0usize;
-    let shift = if s.signed {
-        1i32 << (bits_stored - 1).min(15)
-    } else {
-        0
-    };
-    let (mut lo, mut hi) = (u16::MAX, 0u16);
+    let mut stats = SampleStats::new();
     if s.signed {
         // Sign-extend from bits_stored, shift into 0..2^bits.
         let bits = bits_stored as u32;
+        let shift = 1i32 << (bits_stored - 1).min(15);
         for v in out.iter_mut() {
             let raw = (*v as u32) & ((1u32 << bits) - 1).max(1);
             let value = if bits < 32 && raw & (1 << (bits - 1)) != 0 {
@@ -609,20 +685,30 @@ fn finish(
                 raw as i32
             };
             *v = (value + shift).clamp(0, max as i32) as u16;
-            lo = lo.min(*v);
-            hi = hi.max(*v);
+            stats.lo = stats.lo.min(*v);
+            stats.hi = stats.hi.max(*v);
         }
     } else {
-        // One pass: clamp above BitsStored and track the range.
-        for v in out.iter_mut() {
-            if *v > max {
-                *v = max;
-                clamped += 1;
-            }
-            lo = lo.min(*v);
-            hi = hi.max(*v);
-        }
+        stats.clamp(&mut out, max);
     }
+    build(path, header, s, out, pixel_data_sha256, stats)
+}
+
+/// The [`Decoded`] of samples already shifted and clamped (`stats`).
+fn build(
+    path: &Path,
+    header: Header,
+    s: StoredSamples,
+    out: Vec<u16>,
+    pixel_data_sha256: String,
+    stats: SampleStats,
+) -> Decoded {
+    let bits_stored = s.bits_stored;
+    let shift = if s.signed {
+        1i32 << (bits_stored - 1).min(15)
+    } else {
+        0
+    };
     let intercept = s.intercept - shift as f64 * s.slope;
     let photometric = header.photometric.clone();
     let transfer_syntax = header.transfer_syntax.clone();
@@ -643,8 +729,13 @@ fn finish(
         source_min: 0.0,
         source_max: 0.0,
         pixel_data_sha256,
-        clamped_pixels: clamped,
+        clamped_pixels: stats.clamped,
         header,
+    };
+    let (lo, hi) = if stats.lo > stats.hi {
+        (0, 0)
+    } else {
+        (stats.lo, stats.hi)
     };
     let (a, b) = (d.modality(lo as f64), d.modality(hi as f64));
     d.source_min = a.min(b);
@@ -968,14 +1059,14 @@ mod tests {
     #[test]
     fn reduction_level_keeps_the_image_at_least_tensor_sized() {
         // 4096 x 3328 into 1024 x 512: two levels keep 1024 x 832.
-        assert_eq!(j2k_reduction(4096, 3328, (1024, 512), 5), 2);
+        assert_eq!(reduction_levels(4096, 3328, (1024, 512), 5), 2);
         // VinDr's 3518 x 2800: one level (879 rows would be fewer than 1024).
-        assert_eq!(j2k_reduction(3518, 2800, (1024, 512), 5), 1);
-        assert_eq!(j2k_reduction(4096, 3328, (1024, 512), 1), 1);
-        assert_eq!(j2k_reduction(2048, 1024, (1024, 512), 5), 1);
-        assert_eq!(j2k_reduction(2047, 1023, (1024, 512), 5), 0);
-        assert_eq!(j2k_reduction(100, 100, (1024, 512), 5), 0);
-        assert_eq!(j2k_reduction(0, 100, (1024, 512), 5), 0);
+        assert_eq!(reduction_levels(3518, 2800, (1024, 512), 5), 1);
+        assert_eq!(reduction_levels(4096, 3328, (1024, 512), 1), 1);
+        assert_eq!(reduction_levels(2048, 1024, (1024, 512), 5), 1);
+        assert_eq!(reduction_levels(2047, 1023, (1024, 512), 5), 0);
+        assert_eq!(reduction_levels(100, 100, (1024, 512), 5), 0);
+        assert_eq!(reduction_levels(0, 100, (1024, 512), 5), 0);
     }
 
     #[test]
@@ -999,7 +1090,7 @@ mod tests {
         assert_eq!(full.pixels, px, "lossless at full resolution");
         assert_eq!(full.reduction, 0);
         let options = DecodeOptions {
-            j2k_reduce_for: Some((48, 48)),
+            reduce_for: Some((48, 48)),
             ..DecodeOptions::default()
         };
         let small = decode_with(&path, &options).unwrap();

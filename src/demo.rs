@@ -89,7 +89,7 @@ pub fn run<W: Write + Send>(config: &DemoConfig, out: &mut W) -> Result<PathBuf>
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             qc_method: Default::default(),
             shard: None,
-            j2k_full_resolution: false,
+            full_resolution: false,
             keep_processed: None,
         })?;
         done(

@@ -39,9 +39,9 @@ pub struct IngestConfig {
     pub qc_method: crate::qc::LateralityMethod,
     /// Ingest only this shard of the dataset's patients (`--shard K/N`).
     pub shard: Option<crate::lake::Shard>,
-    /// Decode JPEG 2000 at full resolution even when the tensor is much
-    /// smaller (normally a reduced resolution level is decoded).
-    pub j2k_full_resolution: bool,
+    /// Decode at full resolution even when the tensor is much smaller
+    /// (normally JPEG 2000 and native images are decoded reduced).
+    pub full_resolution: bool,
     /// Also write full-resolution processed 16-bit PNGs under this folder.
     pub keep_processed: Option<PathBuf>,
 }
@@ -121,7 +121,7 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 "test_fraction": config.split_seed.map(|_| config.test_fraction),
                 "qc_method": config.qc_method.name(),
                 "crop": true,
-                "j2k_reduced_resolution": !config.j2k_full_resolution && config.keep_processed.is_none(),
+                "reduced_resolution": reduced_resolution(config),
                 "keep_processed": config.keep_processed,
                 "tensor_shape": writer.tensor_shape(),
             }),
@@ -165,7 +165,7 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 modality_kind: adapter.modality_kind().into(),
                 jobs: config.jobs,
                 decode: crate::decode::DecodeOptions {
-                    j2k_reduce_for: (!config.j2k_full_resolution).then(|| writer.tensor_shape()),
+                    reduce_for: reduced_resolution(config).then(|| writer.tensor_shape()),
                     ..Default::default()
                 },
                 keep_processed: config.keep_processed.clone(),
@@ -306,6 +306,16 @@ impl Tally {
             ("exclusions", self.levels.values().sum()),
         ])
     }
+}
+
+/// Whether images are decoded at a reduced resolution when the tensor is
+/// much smaller (`crate::decode`): not with `--full-resolution`, not for
+/// `--keep-processed` (its PNGs are full resolution), and not for the
+/// edge-window baseline, whose windows are 25 stored columns wide.
+fn reduced_resolution(config: &IngestConfig) -> bool {
+    !config.full_resolution
+        && config.keep_processed.is_none()
+        && config.qc_method == crate::qc::LateralityMethod::Component
 }
 
 /// Counts one more `key` (allocating only for a key not seen yet).

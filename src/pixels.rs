@@ -34,7 +34,7 @@ pub struct PixelOptions {
     pub modality_kind: String,
     /// Worker threads.
     pub jobs: usize,
-    /// Decoding options; `j2k_reduce_for` is ignored with `keep_processed`.
+    /// Decoding options; `reduce_for` is ignored with `keep_processed`.
     pub decode: DecodeOptions,
     /// Also write full-resolution processed 16-bit PNGs as
     /// `DIR/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png`.
@@ -209,7 +209,7 @@ pub fn process_images(
     let mut options = *options;
     if stage.keep_processed.is_some() {
         // Full-resolution PNGs need full-resolution decoding.
-        stage.decode.j2k_reduce_for = None;
+        stage.decode.reduce_for = None;
         options.keep_full_resolution = true;
     }
     let (options, stage) = (&options, &stage);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -324,9 +324,13 @@ impl LakeWriter {
             .set_max_row_group_row_count(Some(group))
             // Tensor samples: a dictionary (tried on every value, then
             // abandoned) and page statistics cost more than the rest of the
-            // write and help no reader.
+            // write and help no reader. Delta encoding: neighbouring pixels
+            // differ by little, so it packs them into a few bits instead of
+            // the 32 of plain INT32 and leaves zstd far less to do (200
+            // full-size images: 20 % smaller files, a quarter less write CPU).
             .set_column_dictionary_enabled(tensor_item_path(), false)
             .set_column_statistics_enabled(tensor_item_path(), EnabledStatistics::None)
+            .set_column_encoding(tensor_item_path(), Encoding::DELTA_BINARY_PACKED)
             .set_created_by(format!("mcq {}", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(PartWriter {

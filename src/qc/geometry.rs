@@ -1,7 +1,9 @@
 //! Geometry (SPEC §5.5): crop to the breast box, mirror to the canonical
 //! orientation (chest wall on the left), resize aspect-preserving with a
-//! Lanczos-3 convolution (`fast_image_resize`; the kernel widens with the
-//! reduction, so downscaling averages areas), anchor at the left edge,
+//! convolution (`fast_image_resize`): an area average (box filter, the
+//! kernel widened to the reduction) when shrinking, as the image is after a
+//! reduced decode too, so the two compose into one area average; Lanczos-3
+//! when enlarging, anchor at the left edge,
 //! centre vertically, zero-pad; and map boxes with the same transform.
 
 use fast_image_resize::FilterType;
@@ -129,7 +131,11 @@ pub fn place(
         (cols, rows),
         (x0 as f64, y0 as f64, cw as f64, ch as f64),
         (nw, nh),
-        FilterType::Lanczos3,
+        if scale < 1.0 {
+            FilterType::Box
+        } else {
+            FilterType::Lanczos3
+        },
     )
     .unwrap_or_else(|| {
         // Nearest-neighbour fallback (not expected to be needed).

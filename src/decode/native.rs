@@ -1,0 +1,611 @@
+//! Native pixel data (Implicit/Explicit VR Little Endian, one frame,
+//! unsigned 8- or 16-bit samples) read straight from the file: the fast path
+//! of [`super::decode_with`] for uncompressed mammograms.
+//!
+//! The data set is parsed by dicom-object from the file's first bytes, up to
+//! the top-level PixelData element; the PixelData value is then streamed
+//! from the file in chunks that are hashed (SHA-256), clamped above
+//! BitsStored and added to the sample range while they are in cache — one
+//! read of each byte instead of a parse, three copies and two more passes.
+//! With a reduction `r` (see [`super::reduction_levels`]), blocks of
+//! `2^r × 2^r` stored samples are averaged on the fly (an area average; the
+//! last block of a row or column averages the samples it has), so the
+//! full-resolution image is never held in memory.
+//!
+//! Anything else — compressed or big-endian syntaxes, several frames,
+//! signed or 32-bit samples, a header larger than [`PREFIX`], a PixelData
+//! value shorter than Rows × Columns needs — returns `None`, and the general
+//! path decodes (or refuses) the file with its usual messages.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use sha2::{Digest, Sha256};
+
+use super::{DecodeOptions, Decoded, SampleStats, StoredSamples};
+use crate::dicom::header_of;
+use crate::error::Result;
+
+/// Bytes read to find the header (mammogram headers are a few KiB).
+pub(super) const PREFIX: usize = 256 * 1024;
+
+/// Bytes of pixel data per read: small enough to stay in cache between the
+/// read, the hash and the sample pass.
+const CHUNK: usize = 256 * 1024;
+
+/// The most `2^r` box levels averaged while reading (keeps the block sums
+/// of 16-bit samples inside `u32`).
+pub(super) const MAX_BOX_LEVELS: u32 = 6;
+
+/// Implicit VR LE and Explicit VR LE.
+const NATIVE_LE: [&str; 2] = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"];
+
+/// The top-level PixelData value of a native file.
+struct Located {
+    object: DefaultDicomObject,
+    value_start: u64,
+    value_len: u64,
+}
+
+/// Finds the top-level PixelData element in `prefix` (the first bytes of a
+/// file of `file_len` bytes): an occurrence of its tag whose preceding bytes
+/// parse as a whole data set (so a tag inside another value, or inside an
+/// icon image's sequence, does not count) and whose value fits in the file.
+fn locate(prefix: &[u8], file_len: u64) -> Option<Located> {
+    let (ts_uid, start) = super::data_set_start(prefix)?;
+    if !NATIVE_LE.contains(&ts_uid.as_str()) {
+        return None;
+    }
+    let ts = TransferSyntaxRegistry.get(&ts_uid)?;
+    let explicit = ts_uid == NATIVE_LE[1];
+    let finder = memchr::memmem::Finder::new(&[0xE0, 0x7F, 0x10, 0x00]);
+    let mut from = start;
+    for _ in 0..8 {
+        let p = from + finder.find(prefix.get(from..)?)?;
+        from = p + 1;
+        let field = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(prefix.get(at..at + 4)?.try_into().ok()?))
+        };
+        let (len, value) = if explicit {
+            let vr = prefix.get(p + 4..p + 8)?;
+            if vr != b"OW\0\0" && vr != b"OB\0\0" {
+                continue;
+            }
+            (field(p + 8)?, p + 12)
+        } else {
+            (field(p + 4)?, p + 8)
+        };
+        if len == u32::MAX || value as u64 + u64::from(len) > file_len {
+            continue;
+        }
+        let Ok(data) = InMemDicomObject::read_dataset_with_ts(&prefix[start..p], ts) else {
+            continue;
+        };
+        return Some(Located {
+            object: super::with_dummy_meta(data, ts)?,
+            value_start: value as u64,
+            value_len: u64::from(len),
+        });
+    }
+    None
+}
+
+/// Decodes `path` if it is a plain native image (see the module doc);
+/// `None` leaves it to the general path. `Some(Err)` is a read failure
+/// after the header was found (the file changed or the disk failed).
+pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Decoded>> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    let mut file = File::open(path).ok()?;
+    let file_len = file.metadata().ok()?.len();
+    let mut prefix = Vec::with_capacity(PREFIX.min(file_len as usize));
+    (&mut file)
+        .take(PREFIX as u64)
+        .read_to_end(&mut prefix)
+        .ok()?;
+    let located = locate(&prefix, file_len)?;
+    let object = &located.object;
+    let header = header_of(object);
+    let (rows, columns) = (header.rows?, header.columns?);
+    let bits_allocated = header.bits_allocated.unwrap_or(16);
+    let int = |tag| {
+        object
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()))
+    };
+    let pixels = u64::from(rows) * u64::from(columns);
+    let needed = pixels * u64::from(bits_allocated / 8);
+    let format = super::sample_format(object, bits_allocated);
+    if rows == 0
+        || columns == 0
+        || pixels > options.max_pixels as u64
+        || !matches!(bits_allocated, 8 | 16)
+        || int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1
+        || int(tags::NUMBER_OF_FRAMES).unwrap_or(1) > 1
+        || format.signed
+        || located.value_len < needed
+    {
+        return None;
+    }
+    let reduction = options
+        .reduce_for
+        .map(|t| super::reduction_levels(rows, columns, t, MAX_BOX_LEVELS))
+        .unwrap_or(0);
+    let stored = StoredSamples {
+        rows,
+        columns,
+        bits_stored: format.bits_stored,
+        signed: false,
+        slope: format.slope,
+        intercept: format.intercept,
+        reduction,
+    };
+    Some(stream(
+        path,
+        &mut file,
+        &located,
+        header,
+        stored,
+        bits_allocated == 16,
+    ))
+}
+
+/// Reads, hashes, clamps and (with a reduction) box-averages the PixelData
+/// value `located` describes.
+fn stream(
+    path: &Path,
+    file: &mut File,
+    located: &Located,
+    header: crate::dicom::Header,
+    s: StoredSamples,
+    sixteen: bool,
+) -> Result<Decoded> {
+    let io = |e: std::io::Error| super::decode_error(path, format!("cannot read pixel data: {e}"));
+    file.seek(SeekFrom::Start(located.value_start))
+        .map_err(io)?;
+    let (cols, rows) = (s.columns as usize, s.rows as usize);
+    let max = super::max_for_bits(s.bits_stored);
+    let f = 1usize << s.reduction;
+    let mut hasher = Sha256::new();
+    let mut stats = SampleStats::new();
+    let mut out: Vec<u16>;
+    if sixteen && f == 1 {
+        // Straight into the output, a chunk at a time.
+        out = vec![0u16; cols * rows];
+        for chunk in out.chunks_mut((CHUNK / 2).max(cols)) {
+            let bytes = as_bytes_mut(chunk);
+            file.read_exact(bytes).map_err(io)?;
+            hasher.update(&*bytes);
+            stats.clamp(chunk, max);
+        }
+    } else {
+        let (out_w, out_h) = (cols.div_ceil(f), rows.div_ceil(f));
+        out = Vec::with_capacity(out_w * out_h);
+        let row_bytes = cols * if sixteen { 2 } else { 1 };
+        let chunk_rows = ((CHUNK / row_bytes).max(1)).div_ceil(f) * f;
+        // u16 storage keeps 16-bit rows aligned for the in-place view.
+        let mut buffer = vec![0u16; (chunk_rows * row_bytes).div_ceil(2)];
+        let mut wide = vec![0u16; if sixteen { 0 } else { cols }];
+        let mut sums = vec![0u32; out_w];
+        let mut in_block = 0;
+        let mut y = 0;
+        while y < rows {
+            let n = chunk_rows.min(rows - y);
+            let bytes = &mut as_bytes_mut(&mut buffer)[..n * row_bytes];
+            file.read_exact(bytes).map_err(io)?;
+            hasher.update(&*bytes);
+            for k in 0..n {
+                let row: &mut [u16] = if sixteen {
+                    &mut buffer[k * cols..(k + 1) * cols]
+                } else {
+                    let raw = &as_bytes_mut(&mut buffer)[k * cols..(k + 1) * cols];
+                    for (w, &b) in wide.iter_mut().zip(raw) {
+                        *w = u16::from(b);
+                    }
+                    &mut wide
+                };
+                stats.clamp(row, max);
+                if f == 1 {
+                    out.extend_from_slice(row);
+                    continue;
+                }
+                add_row(&mut sums, row, f);
+                in_block += 1;
+                if in_block == f || y + k + 1 == rows {
+                    emit(&mut sums, &mut out, cols, f, in_block);
+                    in_block = 0;
+                }
+            }
+            y += n;
+        }
+    }
+    // Bytes after Rows × Columns samples (an odd-length pad) are part of
+    // the element's value, so of its hash.
+    let needed = (cols * rows * if sixteen { 2 } else { 1 }) as u64;
+    let rest = located.value_len - needed;
+    if rest > 0 {
+        let copied = std::io::copy(&mut file.by_ref().take(rest), &mut hasher).map_err(io)?;
+        if copied < rest {
+            return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    let sha = hex::encode(hasher.finalize());
+    Ok(super::build(path, header, s, out, sha, stats))
+}
+
+/// Adds one row to the per-block column sums (`f` columns a block).
+fn add_row(sums: &mut [u32], row: &[u16], f: usize) {
+    if f == 2 {
+        let pairs = row.chunks_exact(2);
+        if let [last] = pairs.remainder() {
+            sums[row.len() / 2] += u32::from(*last);
+        }
+        let even = &row[..row.len() & !1];
+        // SAFETY: every bit pattern is a valid u32; align_to only yields
+        // the aligned middle part.
+        let (head, words, _) = unsafe { even.align_to::<u32>() };
+        if head.is_empty() && cfg!(target_endian = "little") {
+            // Two little-endian samples a word: a shape that vectorizes.
+            for (s, &w) in sums.iter_mut().zip(words) {
+                *s += (w & 0xFFFF) + (w >> 16);
+            }
+        } else {
+            for (s, p) in sums.iter_mut().zip(pairs) {
+                *s += u32::from(p[0]) + u32::from(p[1]);
+            }
+        }
+    } else {
+        for (s, block) in sums.iter_mut().zip(row.chunks(f)) {
+            *s += block.iter().map(|&v| u32::from(v)).sum::<u32>();
+        }
+    }
+}
+
+/// Appends one row of block averages (rounded) of `height` rows and clears
+/// the sums.
+fn emit(sums: &mut [u32], out: &mut Vec<u16>, cols: usize, f: usize, height: usize) {
+    let full = cols / f;
+    if height == f {
+        let shift = 2 * f.trailing_zeros();
+        let half = (1u32 << shift) >> 1;
+        out.extend(sums[..full].iter().map(|&s| ((s + half) >> shift) as u16));
+    } else {
+        let count = (f * height) as u32;
+        out.extend(
+            sums[..full]
+                .iter()
+                .map(|&s| ((s + count / 2) / count) as u16),
+        );
+    }
+    if full < sums.len() {
+        let count = ((cols - full * f) * height) as u32;
+        out.push(((sums[full] + count / 2) / count) as u16);
+    }
+    sums.fill(0);
+}
+
+/// The bytes of `u16` samples (native order; the caller reads
+/// little-endian data on a little-endian host).
+fn as_bytes_mut(v: &mut [u16]) -> &mut [u8] {
+    // SAFETY: u8 has no alignment or validity requirements, every byte
+    // pattern is a valid u16, and the length is exactly the bytes of `v`.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::value::{DataSetSequence, PixelFragmentSequence, Value};
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::meta::FileMetaTableBuilder;
+    use std::path::PathBuf;
+
+    /// How a test file is laid out.
+    #[derive(Clone, Copy)]
+    struct Layout {
+        ts: &'static str,
+        bits_allocated: u16,
+        bits_stored: u16,
+        /// An IconImageSequence with its own PixelData before the image's.
+        icon: bool,
+        /// A DataSetTrailingPadding element after the PixelData.
+        trailer: bool,
+        frames: Option<&'static str>,
+        signed: bool,
+    }
+
+    const PLAIN: Layout = Layout {
+        ts: "1.2.840.10008.1.2.1",
+        bits_allocated: 16,
+        bits_stored: 12,
+        icon: false,
+        trailer: false,
+        frames: None,
+        signed: false,
+    };
+
+    fn pixels(cols: usize, rows: usize, max: u16) -> Vec<u16> {
+        (0..cols * rows)
+            .map(|i| ((i * 7919 + i / cols * 131) % (max as usize + 40)) as u16)
+            .collect()
+    }
+
+    fn write(dir: &Path, name: &str, cols: u16, rows: u16, px: &[u16], l: Layout) -> PathBuf {
+        let mut obj = InMemDicomObject::new_empty();
+        let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+        obj.put(DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("0a1b2c3d4e5f"),
+        ));
+        obj.put(DataElement::new(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            PrimitiveValue::from("MONOCHROME2"),
+        ));
+        obj.put(us(tags::SAMPLES_PER_PIXEL, 1));
+        obj.put(us(tags::ROWS, rows));
+        obj.put(us(tags::COLUMNS, cols));
+        obj.put(us(tags::BITS_ALLOCATED, l.bits_allocated));
+        obj.put(us(tags::BITS_STORED, l.bits_stored));
+        obj.put(us(tags::HIGH_BIT, l.bits_stored - 1));
+        obj.put(us(tags::PIXEL_REPRESENTATION, l.signed as u16));
+        if let Some(frames) = l.frames {
+            obj.put(DataElement::new(
+                tags::NUMBER_OF_FRAMES,
+                VR::IS,
+                PrimitiveValue::from(frames),
+            ));
+        }
+        if l.icon {
+            let mut icon = InMemDicomObject::new_empty();
+            icon.put(us(tags::ROWS, 2));
+            icon.put(us(tags::COLUMNS, 2));
+            icon.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                PrimitiveValue::from(vec![1u8, 2, 3, 4]),
+            ));
+            obj.put(DataElement::new(
+                tags::ICON_IMAGE_SEQUENCE,
+                VR::SQ,
+                DataSetSequence::from(vec![icon]),
+            ));
+        }
+        let value = if l.bits_allocated == 16 {
+            PrimitiveValue::U16(px.iter().copied().collect())
+        } else {
+            let mut bytes: Vec<u8> = px.iter().map(|&v| v as u8).collect();
+            if bytes.len() % 2 == 1 {
+                bytes.push(0);
+            }
+            PrimitiveValue::from(bytes)
+        };
+        let vr = if l.bits_allocated == 16 {
+            VR::OW
+        } else {
+            VR::OB
+        };
+        obj.put(DataElement::new(tags::PIXEL_DATA, vr, value));
+        if l.trailer {
+            obj.put(DataElement::new(
+                tags::DATA_SET_TRAILING_PADDING,
+                VR::OB,
+                PrimitiveValue::from(vec![0u8; 6]),
+            ));
+        }
+        let file = obj
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax(l.ts)
+                    .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.1.2")
+                    .media_storage_sop_instance_uid("1.2.3"),
+            )
+            .unwrap();
+        let path = dir.join(name);
+        file.write_to_file(&path).unwrap();
+        path
+    }
+
+    /// The general path's image, box-averaged by `f` (rounded half up).
+    fn box_average(d: &Decoded, f: usize) -> Vec<u16> {
+        let (w, h) = (d.columns as usize, d.rows as usize);
+        let mut out = Vec::new();
+        for by in (0..h).step_by(f) {
+            for bx in (0..w).step_by(f) {
+                let (mut sum, mut n) = (0u64, 0u64);
+                for y in by..(by + f).min(h) {
+                    for x in bx..(bx + f).min(w) {
+                        sum += u64::from(d.pixels[y * w + x]);
+                        n += 1;
+                    }
+                }
+                out.push(((sum + n / 2) / n) as u16);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn native_reads_equal_dicom_object_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let layouts = [
+            ("explicit", PLAIN),
+            (
+                "implicit",
+                Layout {
+                    ts: "1.2.840.10008.1.2",
+                    ..PLAIN
+                },
+            ),
+            (
+                "icon-trailer",
+                Layout {
+                    icon: true,
+                    trailer: true,
+                    ..PLAIN
+                },
+            ),
+            (
+                "eight-bit",
+                Layout {
+                    bits_allocated: 8,
+                    bits_stored: 7,
+                    ..PLAIN
+                },
+            ),
+            (
+                "sixteen",
+                Layout {
+                    bits_stored: 16,
+                    ..PLAIN
+                },
+            ),
+        ];
+        // Odd sizes: partial blocks on both axes; 300 rows: several chunks.
+        for (cols, rows) in [(37u16, 23u16), (1000, 300)] {
+            for (name, l) in layouts {
+                let max = if l.bits_allocated == 8 { 200 } else { 4095 };
+                let px = pixels(cols as usize, rows as usize, max);
+                let path = write(
+                    dir.path(),
+                    &format!("{name}-{cols}.dcm"),
+                    cols,
+                    rows,
+                    &px,
+                    l,
+                );
+                let general =
+                    super::super::decode_dicom_object(&path, &DecodeOptions::default()).unwrap();
+                let fast = decode(&path, &DecodeOptions::default())
+                    .unwrap_or_else(|| panic!("{name}: not taken by the native path"))
+                    .unwrap();
+                assert_eq!(fast, general, "{name} {cols}x{rows}");
+                assert!(fast.clamped_pixels > 0 || l.bits_stored == 16, "{name}");
+                for tensor in [(8, 8), (2, 2)] {
+                    let options = DecodeOptions {
+                        reduce_for: Some(tensor),
+                        ..Default::default()
+                    };
+                    let reduced = decode(&path, &options).unwrap().unwrap();
+                    let levels =
+                        super::super::reduction_levels(rows.into(), cols.into(), tensor, 6);
+                    assert!(levels >= 1);
+                    assert_eq!(reduced.reduction, levels, "{name}");
+                    let f = 1usize << levels;
+                    assert_eq!(
+                        (reduced.columns, reduced.rows),
+                        (
+                            u32::from(cols).div_ceil(f as u32),
+                            u32::from(rows).div_ceil(f as u32)
+                        )
+                    );
+                    assert_eq!(reduced.pixels, box_average(&general, f), "{name} /{f}");
+                    assert_eq!(reduced.pixel_data_sha256, general.pixel_data_sha256);
+                    assert_eq!(
+                        (
+                            reduced.source_min,
+                            reduced.source_max,
+                            reduced.clamped_pixels
+                        ),
+                        (
+                            general.source_min,
+                            general.source_max,
+                            general.clamped_pixels
+                        )
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_layouts_are_left_to_the_general_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let px = pixels(16, 8, 4095);
+        for (name, l) in [
+            (
+                "signed",
+                Layout {
+                    signed: true,
+                    ..PLAIN
+                },
+            ),
+            (
+                "frames",
+                Layout {
+                    frames: Some("2"),
+                    ..PLAIN
+                },
+            ),
+            (
+                "big-endian",
+                Layout {
+                    ts: "1.2.840.10008.1.2.2",
+                    ..PLAIN
+                },
+            ),
+        ] {
+            let path = write(dir.path(), name, 16, 8, &px, l);
+            assert!(decode(&path, &DecodeOptions::default()).is_none(), "{name}");
+        }
+        // Encapsulated pixel data.
+        let mut obj = InMemDicomObject::new_empty();
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::from(PixelFragmentSequence::new(
+                Vec::<u32>::new(),
+                vec![vec![0u8; 8]],
+            )),
+        ));
+        let path = dir.path().join("rle.dcm");
+        obj.with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.5")
+                .media_storage_sop_class_uid("1.2.3")
+                .media_storage_sop_instance_uid("1.2.3"),
+        )
+        .unwrap()
+        .write_to_file(&path)
+        .unwrap();
+        assert!(decode(&path, &DecodeOptions::default()).is_none());
+        // A file cut inside the pixel data: the general path reports it.
+        let path = write(dir.path(), "cut.dcm", 16, 8, &px, PLAIN);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        assert!(decode(&path, &DecodeOptions::default()).is_none());
+    }
+
+    #[test]
+    fn block_averages_round_and_cover_partial_blocks() {
+        // 5 × 3 image, 2 × 2 blocks: 3 × 2 output.
+        let rows: [[u16; 5]; 3] = [[1, 2, 3, 4, 5], [3, 4, 5, 6, 7], [10, 10, 20, 20, 9]];
+        let mut sums = vec![0u32; 3];
+        let mut out = Vec::new();
+        add_row(&mut sums, &rows[0], 2);
+        add_row(&mut sums, &rows[1], 2);
+        emit(&mut sums, &mut out, 5, 2, 2);
+        add_row(&mut sums, &rows[2], 2);
+        emit(&mut sums, &mut out, 5, 2, 1);
+        // (1+2+3+4)/4 = 2.5 → 3; (3+4+5+6)/4 = 4.5 → 5; (5+7)/2 = 6;
+        // (10+10)/2 = 10; (20+20)/2 = 20; 9.
+        assert_eq!(out, vec![3, 5, 6, 10, 20, 9]);
+        let mut out4 = Vec::new();
+        let mut sums4 = vec![0u32; 2];
+        for r in &rows {
+            add_row(&mut sums4, r, 4);
+        }
+        emit(&mut sums4, &mut out4, 5, 4, 3);
+        // (1+2+3+4 + 3+4+5+6 + 10+10+20+20)/12 = 88/12 = 7.33 → 7; (5+7+9)/3 = 7.
+        assert_eq!(out4, vec![7, 7]);
+    }
+}
