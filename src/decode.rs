@@ -77,6 +77,7 @@ use sha2::{Digest, Sha256};
 use crate::dicom::{Header, header_of};
 use crate::error::{Error, Result};
 
+pub(crate) mod blocks;
 mod native;
 
 /// A sane default cap on Rows × Columns (the largest mammograms are about

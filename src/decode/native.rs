@@ -27,7 +27,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use sha2::{Digest, Sha256};
 
-use super::{DecodeOptions, Decoded, SampleStats, StoredSamples};
+use super::{DecodeOptions, Decoded, SampleStats, StoredSamples, blocks};
 use crate::dicom::header_of;
 use crate::error::Result;
 
@@ -217,10 +217,10 @@ fn stream(
                     out.extend_from_slice(row);
                     continue;
                 }
-                add_row(&mut sums, row, f);
+                blocks::add_row(&mut sums, row, f);
                 in_block += 1;
                 if in_block == f || y + k + 1 == rows {
-                    emit(&mut sums, &mut out, cols, f, in_block);
+                    blocks::emit(&mut sums, &mut out, cols, f, in_block);
                     in_block = 0;
                 }
             }
@@ -239,57 +239,6 @@ fn stream(
     }
     let sha = hex::encode(hasher.finalize());
     Ok(super::build(path, header, s, out, sha, stats))
-}
-
-/// Adds one row to the per-block column sums (`f` columns a block).
-fn add_row(sums: &mut [u32], row: &[u16], f: usize) {
-    if f == 2 {
-        let pairs = row.chunks_exact(2);
-        if let [last] = pairs.remainder() {
-            sums[row.len() / 2] += u32::from(*last);
-        }
-        let even = &row[..row.len() & !1];
-        // SAFETY: every bit pattern is a valid u32; align_to only yields
-        // the aligned middle part.
-        let (head, words, _) = unsafe { even.align_to::<u32>() };
-        if head.is_empty() && cfg!(target_endian = "little") {
-            // Two little-endian samples a word: a shape that vectorizes.
-            for (s, &w) in sums.iter_mut().zip(words) {
-                *s += (w & 0xFFFF) + (w >> 16);
-            }
-        } else {
-            for (s, p) in sums.iter_mut().zip(pairs) {
-                *s += u32::from(p[0]) + u32::from(p[1]);
-            }
-        }
-    } else {
-        for (s, block) in sums.iter_mut().zip(row.chunks(f)) {
-            *s += block.iter().map(|&v| u32::from(v)).sum::<u32>();
-        }
-    }
-}
-
-/// Appends one row of block averages (rounded) of `height` rows and clears
-/// the sums.
-fn emit(sums: &mut [u32], out: &mut Vec<u16>, cols: usize, f: usize, height: usize) {
-    let full = cols / f;
-    if height == f {
-        let shift = 2 * f.trailing_zeros();
-        let half = (1u32 << shift) >> 1;
-        out.extend(sums[..full].iter().map(|&s| ((s + half) >> shift) as u16));
-    } else {
-        let count = (f * height) as u32;
-        out.extend(
-            sums[..full]
-                .iter()
-                .map(|&s| ((s + count / 2) / count) as u16),
-        );
-    }
-    if full < sums.len() {
-        let count = ((cols - full * f) * height) as u32;
-        out.push(((sums[full] + count / 2) / count) as u16);
-    }
-    sums.fill(0);
 }
 
 /// The bytes of `u16` samples (native order; the caller reads
@@ -583,29 +532,5 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
         assert!(decode(&path, &DecodeOptions::default()).is_none());
-    }
-
-    #[test]
-    fn block_averages_round_and_cover_partial_blocks() {
-        // 5 × 3 image, 2 × 2 blocks: 3 × 2 output.
-        let rows: [[u16; 5]; 3] = [[1, 2, 3, 4, 5], [3, 4, 5, 6, 7], [10, 10, 20, 20, 9]];
-        let mut sums = vec![0u32; 3];
-        let mut out = Vec::new();
-        add_row(&mut sums, &rows[0], 2);
-        add_row(&mut sums, &rows[1], 2);
-        emit(&mut sums, &mut out, 5, 2, 2);
-        add_row(&mut sums, &rows[2], 2);
-        emit(&mut sums, &mut out, 5, 2, 1);
-        // (1+2+3+4)/4 = 2.5 → 3; (3+4+5+6)/4 = 4.5 → 5; (5+7)/2 = 6;
-        // (10+10)/2 = 10; (20+20)/2 = 20; 9.
-        assert_eq!(out, vec![3, 5, 6, 10, 20, 9]);
-        let mut out4 = Vec::new();
-        let mut sums4 = vec![0u32; 2];
-        for r in &rows {
-            add_row(&mut sums4, r, 4);
-        }
-        emit(&mut sums4, &mut out4, 5, 4, 3);
-        // (1+2+3+4 + 3+4+5+6 + 10+10+20+20)/12 = 88/12 = 7.33 → 7; (5+7+9)/3 = 7.
-        assert_eq!(out4, vec![7, 7]);
     }
 }

@@ -186,10 +186,25 @@ impl Work {
         let f = max_side as f64 / long as f64;
         let w = ((cols as f64 * f).round() as usize).max(1);
         let h = ((rows as f64 * f).round() as usize).max(1);
+        // k × k blocks are averaged first (a plain loop, far cheaper
+        // per pixel than a convolution), keeping at least twice the output
+        // size; the box filter then averages the rest. Both are area
+        // averages, so the copy is the same up to rounding.
+        // A power of two: the block loop then adds sample pairs as words.
+        let k = match long / (2 * max_side) {
+            0 | 1 => 1,
+            n => 1 << n.ilog2(),
+        };
+        let blocks =
+            (k >= 2).then(|| crate::decode::blocks::block_average(&decoded.pixels, cols, rows, k));
+        let (source, size) = match &blocks {
+            Some((px, bw, bh)) => (px.as_slice(), (*bw, *bh)),
+            None => (decoded.pixels.as_slice(), (cols, rows)),
+        };
         match resize_u16(
-            &decoded.pixels,
-            (cols, rows),
-            (0.0, 0.0, cols as f64, rows as f64),
+            source,
+            size,
+            (0.0, 0.0, size.0 as f64, size.1 as f64),
             (w, h),
             fr::FilterType::Box,
         ) {
