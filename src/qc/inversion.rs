@@ -138,7 +138,7 @@ fn texture_score(unit: &[f32], w: usize, h: usize) -> f64 {
 
 /// Mean over the `(2r+1)²` square around each pixel (edges clamped), from a
 /// summed-area table.
-fn box_mean(px: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+pub(super) fn box_mean(px: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     let mut table = vec![0.0f64; (w + 1) * (h + 1)];
     for y in 0..h {
         let mut row = 0.0f64;

@@ -101,8 +101,9 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
     check_column(scored, "intensity_inverted")
 
 
-# Known gap (issue 5): the chest-wall vote still loses on gradient
-# backgrounds, dark levels and thick borders (94 % at seed 11). strict: an
+# Known gap (issue 5): the chest-wall vote still loses on wide breasts with
+# little background, where the background fit lands on tissue, and where
+# polarity is wrong (98.0 % at seed 11, 97.0 % at seed 12345). strict: an
 # unexpected pass fails, so the mark comes off when the detector is fixed.
 @pytest.mark.xfail(strict=True, reason="chest-wall side below 99% on independent look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
