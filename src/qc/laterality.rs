@@ -5,8 +5,10 @@
 //! 1. Film borders (uniform bright bands along an edge that end in a step)
 //!    are peeled off as frame.
 //! 2. A quadratic background surface (gradients, vignetting) is fitted to
-//!    the lower envelope of the remaining pixels and subtracted; tissue is
-//!    what lies more than 4σ of the background's residual above it.
+//!    the lower envelope of the remaining pixels (from the darkest 30 %, or
+//!    10 % when that leaves under a tenth of the image as tissue: a breast
+//!    much larger than its background) and subtracted; tissue is what lies
+//!    more than 4σ of the background's residual above it.
 //! 3. An opening with a square of side ≈ 5 % of the short side removes thin
 //!    bright structures (burned-in text, rulers, scanner lines); the
 //!    largest remaining component is the breast, grown back into the tissue
@@ -237,14 +239,20 @@ fn solve<const N: usize>(mut m: [[f64; N]; N], mut r: [f64; N]) -> Option<[f64; 
 /// (-3σ, +1.5σ) of it (σ from the median absolute residual), so tissue,
 /// which lies above the background, and dark label boxes, below it, drop
 /// out. Returns the residuals and σ.
-fn above_background(s: &[f32], w: usize, h: usize, frame: &[bool]) -> Option<(Vec<f32>, f32)> {
+fn above_background(
+    s: &[f32],
+    w: usize,
+    h: usize,
+    frame: &[bool],
+    start: f64,
+) -> Option<(Vec<f32>, f32)> {
     let inside: Vec<f32> = s
         .iter()
         .zip(frame)
         .filter(|&(_, &f)| !f)
         .map(|(&v, _)| v)
         .collect();
-    let start = quantile(&inside, 0.3)?;
+    let start = quantile(&inside, start)?;
     let mut select: Vec<bool> = s
         .iter()
         .zip(frame)
@@ -358,15 +366,27 @@ pub fn segment(display: &Work) -> Segmentation {
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h);
-    let Some((residual, sigma)) = above_background(&smooth, w, h, &frame) else {
+    let tissue_of = |start: f64| {
+        let (residual, sigma) = above_background(&smooth, w, h, &frame, start)?;
+        let t = (4.0 * sigma).max(0.02);
+        let tissue: Vec<bool> = residual
+            .iter()
+            .zip(&frame)
+            .map(|(&r, &f)| !f && r > t)
+            .collect();
+        Some(tissue)
+    };
+    let Some(mut tissue) = tissue_of(0.3) else {
         return none;
     };
-    let t = (4.0 * sigma).max(0.02);
-    let tissue: Vec<bool> = residual
-        .iter()
-        .zip(&frame)
-        .map(|(&r, &f)| !f && r > t)
-        .collect();
+    // A breast much larger than its background: the darkest 30 % held
+    // tissue and the fit followed it. Start again from the darkest 10 %.
+    let inside = frame.iter().filter(|&&f| !f).count();
+    if tissue.iter().filter(|&&t| t).count() * 10 < inside
+        && let Some(lower) = tissue_of(0.1)
+    {
+        tissue = lower;
+    }
     let min_area = ((w * h) / 500).max(1);
     let r = ((w.min(h) as f64 * 0.025).round() as usize).max(1);
     let opened = morph(&morph(&tissue, w, h, r, true), w, h, r, false);

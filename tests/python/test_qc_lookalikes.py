@@ -14,6 +14,7 @@ Run alone (prints the table): tests/run.sh, or
 
 import collections
 import csv
+import os
 import pathlib
 
 import pyarrow.dataset as pads
@@ -23,7 +24,8 @@ import lookalike
 from conftest import run_mcq
 
 IMAGES = 300
-SEED = 11
+# MCQ_LOOKALIKE_SEED draws another sample of look-alikes.
+SEED = int(os.environ.get("MCQ_LOOKALIKE_SEED", "11"))
 METHODS = {"component": [], "edge_window": ["--qc-method", "edge-window"]}
 COLUMNS = ["laterality_flipped", "intensity_inverted"]
 TRUTH = {"laterality_flipped": "laterality_flipped", "intensity_inverted": "expected_inverted"}
