@@ -3,14 +3,14 @@
 //! relative to the **stored** values: `inverted` means the output is their
 //! inverse (net), which is what `images.intensity_inverted` records.
 //!
-//! Content evidence (component method): the background is the largest flat
-//! region of a mammogram, so the mode of a smoothed histogram of the small
-//! working copy sits at the background level; its position in the value
-//! range tells whether the background is dark or bright. The histogram
-//! leaves out the outer 12 % of each side, where film borders live; markers
-//! are small next to the background and do not move the mode. When
-//! the mode sits mid-range (ambiguous), the border ring of the image, minus
-//! its outermost band (film edges), is compared with the image median.
+//! Content evidence (component method), two votes averaged because they
+//! fail in different places: the histogram mode of a ring 8–14 % in from
+//! the border (outside it live film borders; the breast fills the middle and
+//! one side, so the ring is mostly background even for large or dense
+//! breasts), and texture (tissue is textured, the background flat: flat
+//! pixels away from the border mostly lie on the background's side of the
+//! textured pixels' median). Neither trusts the mode of the whole image,
+//! which a breast larger than its background takes over.
 
 use super::Work;
 use crate::decode::Decoded;
@@ -52,63 +52,113 @@ pub fn component(photometric: Option<&str>, work: &Work) -> Polarity {
 }
 
 /// Positive when the stored background is bright, in -1..=1; `None` for a
-/// flat image.
+/// flat image. The mean of two votes that fail in different places:
+/// [`ring_mode_score`] (where the background is) and [`texture_score`]
+/// (what the background looks like).
 pub fn bright_background_score(work: &Work) -> Option<f64> {
     let (lo, hi) = range(&work.px)?;
-    // Coarse bins: a background spread by a gradient still forms one peak.
+    let span = hi - lo;
+    let unit: Vec<f32> = work.px.iter().map(|&v| (v - lo) / span).collect();
+    let ring = ring_mode_score(&unit, work.w, work.h);
+    let texture = texture_score(&unit, work.w, work.h);
+    Some(((ring + texture) / 2.0).clamp(-1.0, 1.0))
+}
+
+/// The histogram mode (24 coarse bins, so a background spread by a gradient
+/// still forms one peak) of the ring 8–14 % in from the image border, as a
+/// position in -1..=1. Film borders live outside the ring; the breast fills
+/// the middle of the image and one side, so the ring is mostly background
+/// even when the breast is large or dense: its nipple side, its top and
+/// bottom, its corners.
+fn ring_mode_score(unit: &[f32], w: usize, h: usize) -> f64 {
     const BINS: usize = 24;
     let mut hist = [0u32; BINS];
-    let span = hi - lo;
-    // Film borders live in the outer ring: the mode is taken inside it.
-    let (w, h) = (work.w, work.h);
-    let (x0, x1) = (w * 12 / 100, w - w * 12 / 100);
-    let (y0, y1) = (h * 12 / 100, h - h * 12 / 100);
-    let inner = x1 > x0 && y1 > y0;
-    for (i, &v) in work.px.iter().enumerate() {
-        if inner && !((x0..x1).contains(&(i % w)) && (y0..y1).contains(&(i / w))) {
-            continue;
+    let (x0, x1) = ((w * 8 / 100), (w * 14 / 100).max(w * 8 / 100 + 1));
+    let (y0, y1) = ((h * 8 / 100), (h * 14 / 100).max(h * 8 / 100 + 1));
+    for (i, &v) in unit.iter().enumerate() {
+        let (dx, dy) = ((i % w).min(w - 1 - i % w), (i / w).min(h - 1 - i / w));
+        if dx >= x0 && dy >= y0 && (dx < x1 || dy < y1) {
+            hist[((v * BINS as f32) as usize).min(BINS - 1)] += 1;
         }
-        let b = (((v - lo) / span) * BINS as f32) as usize;
-        hist[b.min(BINS - 1)] += 1;
     }
-    let smooth: Vec<u32> = (0..BINS)
-        .map(|i| {
-            let a = if i > 0 { hist[i - 1] } else { 0 };
-            let c = if i + 1 < BINS { hist[i + 1] } else { 0 };
-            a + 2 * hist[i] + c
-        })
+    let smooth = |i: usize| {
+        let a = if i > 0 { hist[i - 1] } else { 0 };
+        let c = if i + 1 < BINS { hist[i + 1] } else { 0 };
+        a + 2 * hist[i] + c
+    };
+    let mode = (0..BINS)
+        .max_by_key(|&i| (smooth(i), BINS - i))
+        .unwrap_or(0);
+    2.0 * (mode as f64 + 0.5) / BINS as f64 - 1.0
+}
+
+/// Tissue is textured and the background is flat: the median value of the
+/// textured pixels (local deviation of a 5×5-smoothed copy, in 9×9
+/// windows, above 3× its 10th percentile; smoothing first keeps white noise
+/// out) is the tissue level. Flat pixels (below 1.5× that percentile) inside
+/// a 12 % inset, away from film borders, are mostly background: in -1..=1,
+/// the share of them brighter than the tissue level minus the share darker.
+fn texture_score(unit: &[f32], w: usize, h: usize) -> f64 {
+    let smooth = box_mean(unit, w, h, 2);
+    let squares: Vec<f32> = smooth.iter().map(|v| v * v).collect();
+    let (mean, mean_sq) = (box_mean(&smooth, w, h, 4), box_mean(&squares, w, h, 4));
+    let deviation: Vec<f32> = mean
+        .iter()
+        .zip(&mean_sq)
+        .map(|(m, s)| (s - m * m).max(0.0).sqrt())
         .collect();
-    let mode = (0..BINS).max_by_key(|&i| (smooth[i], BINS - i))?;
-    let mode_pos = (mode as f64 + 0.5) / BINS as f64;
-    let mode_score = 2.0 * mode_pos - 1.0;
-    if mode_score.abs() >= 0.4 {
-        return Some(mode_score);
-    }
-    // Ambiguous: the ring between 6 % and 15 % from the border against the median.
-    let mut sorted = work.px.clone();
+    let mut sorted = deviation.clone();
     sorted.sort_by(f32::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let (ix0, ix1) = ((w * 6 / 100), (w * 15 / 100).max(w * 6 / 100 + 1));
-    let (iy0, iy1) = ((h * 6 / 100), (h * 15 / 100).max(h * 6 / 100 + 1));
-    let mut ring = Vec::new();
-    for y in 0..h {
-        for x in 0..w {
-            let dx = x.min(w - 1 - x);
-            let dy = y.min(h - 1 - y);
-            let inside_outer = dx >= ix0 && dy >= iy0;
-            let in_ring = dx < ix1 || dy < iy1;
-            if inside_outer && in_ring {
-                ring.push(work.px[y * w + x]);
+    let floor = sorted[sorted.len() / 10] + 1e-6;
+    let mut textured: Vec<f32> = unit
+        .iter()
+        .zip(&deviation)
+        .filter(|&(_, &d)| d > 3.0 * floor)
+        .map(|(&v, _)| v)
+        .collect();
+    if textured.len() < 20 {
+        return 0.0;
+    }
+    textured.sort_by(f32::total_cmp);
+    let tissue = textured[textured.len() / 2];
+    let (x0, y0) = (w * 12 / 100, h * 12 / 100);
+    let (mut brighter, mut darker) = (0.0f64, 0.0f64);
+    for (i, (&v, &d)) in unit.iter().zip(&deviation).enumerate() {
+        let (x, y) = (i % w, i / w);
+        if d < 1.5 * floor && (x0..w - x0).contains(&x) && (y0..h - y0).contains(&y) {
+            if v > tissue {
+                brighter += 1.0;
+            } else if v < tissue {
+                darker += 1.0;
             }
         }
     }
-    if ring.is_empty() {
-        return Some(mode_score);
+    (brighter - darker) / (brighter + darker + 1.0)
+}
+
+/// Mean over the `(2r+1)²` square around each pixel (edges clamped), from a
+/// summed-area table.
+pub(super) fn box_mean(px: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+    let mut table = vec![0.0f64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0.0f64;
+        for x in 0..w {
+            row += px[y * w + x] as f64;
+            table[(y + 1) * (w + 1) + x + 1] = table[y * (w + 1) + x + 1] + row;
+        }
     }
-    ring.sort_by(f32::total_cmp);
-    let ring_median = ring[ring.len() / 2];
-    let ring_score = ((ring_median - median) / span) as f64;
-    Some((0.5 * mode_score + ring_score).clamp(-1.0, 1.0))
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h {
+        let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (xa, xb) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let sum =
+                table[yb * (w + 1) + xb] - table[ya * (w + 1) + xb] - table[yb * (w + 1) + xa]
+                    + table[ya * (w + 1) + xa];
+            out[y * w + x] = (sum / ((yb - ya) * (xb - xa)) as f64) as f32;
+        }
+    }
+    out
 }
 
 /// The baseline: the side window with the smaller standard deviation is the

@@ -2,24 +2,23 @@
 //! the breast mask the later stages crop and normalize on.
 //!
 //! Component method, step by step:
-//! 1. Threshold (the lower of Otsu's and the background mode + 3σ, so bright
-//!    film borders cannot lift it above the tissue); a plane fitted to the pixels below it (the background)
-//!    is subtracted and Otsu runs again, so gradient backgrounds do not leak
-//!    into the tissue class.
-//! 2. An opening with a square of side ≈ 5 % of the short side removes thin
-//!    bright structures: film-border bands, burned-in text, scanner lines.
-//! 3. The largest remaining component is the breast; it is grown back into
-//!    the tissue class by the same radius so its chest-wall edge is kept.
-//!    When it does not reach the image's central box (the threshold caught
-//!    only a film frame or markers), Otsu is rerun on the values below the
-//!    threshold, up to three times.
+//! 1. Film borders (uniform bright bands along an edge that end in a step)
+//!    are peeled off as frame.
+//! 2. A quadratic background surface (gradients, vignetting) is fitted to
+//!    the lower envelope of the remaining pixels (from the darkest 30 %, or
+//!    10 % when that leaves under a tenth of the image as tissue: a breast
+//!    much larger than its background) and subtracted; tissue is what lies
+//!    more than 4σ of the background's residual above it.
+//! 3. An opening with a square of side ≈ 5 % of the short side removes thin
+//!    bright structures (burned-in text, rulers, scanner lines); the
+//!    largest remaining component is the breast, grown back into the tissue
+//!    class by the same radius so its chest-wall edge is kept.
 //! 4. Three votes, each positive for "left", are summed: the component's
 //!    mass centroid against the image centre, its taper (the breast is tall
-//!    at the chest wall and narrow at the nipple, measured 5–15 % inside its
-//!    box from each end) and its contact length with each side edge. Thick
-//!    film frames that survive the opening add the same to both sides of
-//!    every vote, so the breast still decides; an offset breast still has
-//!    its centroid and its tall end on the chest-wall side.
+//!    at the chest wall and narrow at the nipple, measured 5–15 % inside the
+//!    box holding 98 % of its mass) and its contact length with each side
+//!    edge (inside any peeled film border). An offset breast still has its
+//!    centroid and its tall end on the chest-wall side.
 //!
 //! The published baseline ([`edge_window`]) compares the standard deviation
 //! of the 25 outermost stored columns on each side.
@@ -51,6 +50,9 @@ pub struct ChestWall {
     pub side: Option<Side>,
     /// The margin (larger = more confident).
     pub score: Option<f64>,
+    /// The component method's votes (positive = left): centroid, taper,
+    /// edge contact; zero for the baseline.
+    pub votes: [f64; 3],
 }
 
 /// The breast component of the working copy.
@@ -60,6 +62,9 @@ pub struct Segmentation {
     pub h: usize,
     /// Breast pixels of the working copy; `None` when nothing was found.
     pub breast: Option<Vec<bool>>,
+    /// Film-border pixels peeled off before segmenting (empty when none
+    /// were looked for).
+    pub frame: Vec<bool>,
 }
 
 /// Otsu threshold of values in 0..=1 (256 bins); `None` for a flat input.
@@ -99,44 +104,118 @@ pub fn otsu(px: &[f32]) -> Option<f32> {
     Some(lo + (best_i as f32 + 1.0) / 255.0 * span)
 }
 
-/// Least-squares plane `a + b·x + c·y` through the selected pixels.
-fn fit_plane(work: &Work, select: impl Fn(f32) -> bool) -> Option<[f64; 3]> {
-    let (w, h) = (work.w, work.h);
-    let mut m = [[0.0f64; 3]; 3];
-    let mut rhs = [0.0f64; 3];
+/// The value at quantile `q` (0..=1) of `v`, by selection (no full sort).
+fn quantile(v: &[f32], q: f64) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut copy = v.to_vec();
+    let k = ((copy.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    Some(*copy.select_nth_unstable_by(k, f32::total_cmp).1)
+}
+
+/// Film borders: the clear margin of a scanned film, a uniform bright band
+/// along an image edge. A side whose outermost line (its middle 70 %) is
+/// uniform and brighter than the image median is peeled: the pixels
+/// connected to that line, close to its level, and at most 15 % in from it
+/// are frame. Tissue cut off by the chest-wall edge is textured and varies
+/// along the edge, so it is never peeled; a plain background edge is not
+/// brighter than the median.
+fn film_frame(s: &[f32], w: usize, h: usize) -> Vec<bool> {
+    let mut frame = vec![false; w * h];
+    let Some(median) = quantile(s, 0.5) else {
+        return frame;
+    };
+    for side in 0..4 {
+        let (len, depth_max) = if side < 2 {
+            (h, (w * 15 / 100).max(1))
+        } else {
+            (w, (h * 15 / 100).max(1))
+        };
+        // Pixel index of (position along the edge, depth in from it).
+        let at = |along: usize, depth: usize| match side {
+            0 => along * w + depth,
+            1 => along * w + (w - 1 - depth),
+            2 => depth * w + along,
+            _ => (h - 1 - depth) * w + along,
+        };
+        let skip = len * 5 / 100;
+        let line: Vec<f32> = (skip..len - skip).map(|a| s[at(a, 0)]).collect();
+        let (Some(p10), Some(level), Some(p90)) = (
+            quantile(&line, 0.1),
+            quantile(&line, 0.5),
+            quantile(&line, 0.9),
+        ) else {
+            continue;
+        };
+        if p90 - p10 > 0.05 || level <= median {
+            continue;
+        }
+        let tolerance = (2.0 * (p90 - p10)).max(0.03);
+        let near = |i: usize| (s[i] - level).abs() <= tolerance;
+        // Per line, the band runs in from the edge while it stays at its
+        // level (a jagged inner edge is followed line by line) and ends
+        // with a step; smooth tissue at the chest wall runs on.
+        let runs: Vec<usize> = (0..len)
+            .map(|along| (0..depth_max).take_while(|&d| near(at(along, d))).count())
+            .collect();
+        let ended = runs.iter().filter(|&&r| r < depth_max).count();
+        if ended * 4 < len * 3 {
+            continue;
+        }
+        for (along, &run) in runs.iter().enumerate() {
+            for depth in 0..run {
+                frame[at(along, depth)] = true;
+            }
+        }
+    }
+    frame
+}
+
+/// Least-squares quadratic surface in `(x, y)` (both scaled to -1..=1)
+/// through the selected pixels, sampled on every other row and column.
+fn fit_quadratic(s: &[f32], w: usize, h: usize, select: &[bool]) -> Option<[f64; 6]> {
+    let mut m = [[0.0f64; 6]; 6];
+    let mut rhs = [0.0f64; 6];
     let mut n = 0usize;
-    for y in 0..h {
-        let fy = y as f64 / h as f64;
-        for x in 0..w {
-            let v = work.px[y * w + x];
-            if !select(v) {
+    for y in (0..h).step_by(2) {
+        for x in (0..w).step_by(2) {
+            let i = y * w + x;
+            if !select[i] {
                 continue;
             }
             n += 1;
-            let f = [1.0, x as f64 / w as f64, fy];
-            for i in 0..3 {
-                rhs[i] += f[i] * v as f64;
-                for j in 0..3 {
-                    m[i][j] += f[i] * f[j];
+            let f = quadratic_terms(x, y, w, h);
+            for a in 0..6 {
+                rhs[a] += f[a] * s[i] as f64;
+                for b in 0..6 {
+                    m[a][b] += f[a] * f[b];
                 }
             }
         }
     }
-    if n < (w * h) / 20 || n < 16 {
+    if n < 24 {
         return None;
     }
-    solve3(m, rhs)
+    solve(m, rhs)
 }
 
-fn solve3(mut m: [[f64; 3]; 3], mut r: [f64; 3]) -> Option<[f64; 3]> {
-    for col in 0..3 {
-        let pivot = (col..3).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+fn quadratic_terms(x: usize, y: usize, w: usize, h: usize) -> [f64; 6] {
+    let fx = 2.0 * x as f64 / w.max(2) as f64 - 1.0;
+    let fy = 2.0 * y as f64 / h.max(2) as f64 - 1.0;
+    [1.0, fx, fy, fx * fx, fx * fy, fy * fy]
+}
+
+/// Gaussian elimination with partial pivoting; `None` when singular.
+fn solve<const N: usize>(mut m: [[f64; N]; N], mut r: [f64; N]) -> Option<[f64; N]> {
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
         if m[pivot][col].abs() < 1e-9 {
             return None;
         }
         m.swap(col, pivot);
         r.swap(col, pivot);
-        for row in 0..3 {
+        for row in 0..N {
             if row != col {
                 let f = m[row][col] / m[col][col];
                 let pivot_row = m[col];
@@ -147,83 +226,61 @@ fn solve3(mut m: [[f64; 3]; 3], mut r: [f64; 3]) -> Option<[f64; 3]> {
             }
         }
     }
-    Some([r[0] / m[0][0], r[1] / m[1][1], r[2] / m[2][2]])
-}
-
-/// Threshold just above the background: the (dark) histogram mode plus
-/// three standard deviations of the values below it (at least 5 % of the
-/// way to the maximum). Bright film borders and markers, which can pull an
-/// Otsu threshold above the tissue, do not move it.
-pub fn background_threshold(px: &[f32]) -> Option<f32> {
-    let mut sorted = px.to_vec();
-    sorted.sort_by(f32::total_cmp);
-    let (lo, hi) = (*sorted.first()?, *sorted.last()?);
-    // The background is dark and large: look for its mode below the 60th
-    // percentile, where narrow bright peaks (film borders) cannot compete.
-    let p60 = sorted[sorted.len() * 6 / 10];
-    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
-        return None;
+    let mut out = [0.0; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = r[i] / m[i][i];
     }
-    const BINS: usize = 128;
-    let span = (p60 - lo).max((hi - lo) / BINS as f32);
-    let mut hist = [0u32; BINS];
-    for &v in sorted.iter().take_while(|&&v| v <= p60) {
-        hist[((((v - lo) / span) * BINS as f32) as usize).min(BINS - 1)] += 1;
-    }
-    let smooth = |i: usize| {
-        hist[i.saturating_sub(1)] as u64 + 2 * hist[i] as u64 + hist[(i + 1).min(BINS - 1)] as u64
-    };
-    let mode_bin = (0..BINS).max_by_key(|&i| (smooth(i), BINS - i))?;
-    let mode = lo + (mode_bin as f32 + 0.5) / BINS as f32 * span;
-    let below: Vec<f32> = sorted.iter().copied().take_while(|&v| v <= mode).collect();
-    let sigma = if below.is_empty() {
-        0.0
-    } else {
-        (below
-            .iter()
-            .map(|&v| ((v - mode) as f64).powi(2))
-            .sum::<f64>()
-            / below.len() as f64)
-            .sqrt() as f32
-    };
-    Some(mode + (3.0 * sigma).max(0.05 * (hi - mode)))
+    Some(out)
 }
 
-/// The lower of Otsu's and the background threshold.
-fn tissue_threshold(px: &[f32]) -> Option<f32> {
-    match (otsu(px), background_threshold(px)) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The display copy minus a plane fitted to its background, and the first
-/// tissue threshold on it.
-fn flattened(display: &Work) -> Option<(Vec<f32>, f32)> {
-    let t0 = tissue_threshold(&display.px)?;
-    let (w, h) = (display.w, display.h);
-    let flat: Vec<f32> = match fit_plane(display, |v| v <= t0) {
-        Some([a, b, c]) => (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f64 / w as f64, (i / w) as f64 / h as f64);
-                display.px[i] - (a + b * x + c * y) as f32
-            })
-            .collect(),
-        None => display.px.clone(),
-    };
-    let t = tissue_threshold(&flat)?;
-    Some((flat, t))
-}
-
-/// Whether an opened core looks like a breast rather than a bare film
-/// frame: it covers some of the image's central box (x and y in 20–80 %).
-fn reaches_centre(core: &[usize], w: usize, h: usize) -> bool {
-    let (x0, x1, y0, y1) = (w / 5, w - w / 5, h / 5, h - h / 5);
-    let inside = core
+/// The smoothed copy's height above its background: a quadratic surface
+/// (gradients, vignetting) fitted to the lower envelope of the non-frame
+/// pixels, starting from the darkest 30 % and refitted to the pixels within
+/// (-3σ, +1.5σ) of it (σ from the median absolute residual), so tissue,
+/// which lies above the background, and dark label boxes, below it, drop
+/// out. Returns the residuals and σ.
+fn above_background(
+    s: &[f32],
+    w: usize,
+    h: usize,
+    frame: &[bool],
+    start: f64,
+) -> Option<(Vec<f32>, f32)> {
+    let inside: Vec<f32> = s
         .iter()
-        .filter(|&&i| (x0..x1).contains(&(i % w)) && (y0..y1).contains(&(i / w)))
-        .count();
-    inside * 50 >= (x1 - x0) * (y1 - y0)
+        .zip(frame)
+        .filter(|&(_, &f)| !f)
+        .map(|(&v, _)| v)
+        .collect();
+    let start = quantile(&inside, start)?;
+    let mut select: Vec<bool> = s
+        .iter()
+        .zip(frame)
+        .map(|(&v, &f)| !f && v <= start)
+        .collect();
+    let mut residual = vec![0.0f32; w * h];
+    let mut sigma = 0.0f32;
+    for _ in 0..6 {
+        let c = fit_quadratic(s, w, h, &select)?;
+        for y in 0..h {
+            for x in 0..w {
+                let f = quadratic_terms(x, y, w, h);
+                let surface: f64 = f.iter().zip(&c).map(|(a, b)| a * b).sum();
+                residual[y * w + x] = s[y * w + x] - surface as f32;
+            }
+        }
+        let deviations: Vec<f32> = residual
+            .iter()
+            .zip(&select)
+            .filter(|&(_, &k)| k)
+            .map(|(r, _)| r.abs())
+            .collect();
+        sigma = (1.4826 * quantile(&deviations, 0.5)?).max(1e-4);
+        for ((k, &r), &f) in select.iter_mut().zip(&residual).zip(frame) {
+            *k = !f && r > -3.0 * sigma && r < 1.5 * sigma;
+        }
+    }
+    Some((residual, sigma))
 }
 
 /// Erosion (`erode = true`, outside counts as background) or dilation with a
@@ -298,53 +355,57 @@ fn largest_component(mask: &[bool], w: usize, h: usize) -> Vec<usize> {
 /// Segments the breast on the display copy (values 0..=1, tissue bright).
 pub fn segment(display: &Work) -> Segmentation {
     let (w, h) = (display.w, display.h);
-    let none = Segmentation { w, h, breast: None };
-    let Some((flat, mut t)) = flattened(display) else {
+    let none = Segmentation {
+        w,
+        h,
+        breast: None,
+        frame: Vec::new(),
+    };
+    if w < 4 || h < 4 {
+        return none;
+    }
+    let smooth = super::inversion::box_mean(&display.px, w, h, 1);
+    let frame = film_frame(&smooth, w, h);
+    let tissue_of = |start: f64| {
+        let (residual, sigma) = above_background(&smooth, w, h, &frame, start)?;
+        let t = (4.0 * sigma).max(0.02);
+        let tissue: Vec<bool> = residual
+            .iter()
+            .zip(&frame)
+            .map(|(&r, &f)| !f && r > t)
+            .collect();
+        Some(tissue)
+    };
+    let Some(mut tissue) = tissue_of(0.3) else {
         return none;
     };
+    // A breast much larger than its background: the darkest 30 % held
+    // tissue and the fit followed it. Start again from the darkest 10 %.
+    let inside = frame.iter().filter(|&&f| !f).count();
+    if tissue.iter().filter(|&&t| t).count() * 10 < inside
+        && let Some(lower) = tissue_of(0.1)
+    {
+        tissue = lower;
+    }
     let min_area = ((w * h) / 500).max(1);
     let r = ((w.min(h) as f64 * 0.025).round() as usize).max(1);
-    let mut fallback: Option<Vec<usize>> = None;
-    // A threshold that isolates only bright film borders or markers leaves
-    // no breast-like core: retry with Otsu on the values below it.
-    for _attempt in 0..3 {
-        let tissue: Vec<bool> = flat.iter().map(|&v| v > t).collect();
-        let opened = morph(&morph(&tissue, w, h, r, true), w, h, r, false);
-        let core = largest_component(&opened, w, h);
-        if core.len() >= min_area && reaches_centre(&core, w, h) {
-            let mut core_mask = vec![false; w * h];
-            core.iter().for_each(|&i| core_mask[i] = true);
-            let grown = morph(&core_mask, w, h, r, false);
-            let breast = grown.iter().zip(&tissue).map(|(&g, &t)| g && t).collect();
-            return Segmentation {
-                w,
-                h,
-                breast: Some(breast),
-            };
-        }
-        if fallback.is_none() {
-            let comp = if core.len() >= min_area {
-                core
-            } else {
-                largest_component(&tissue, w, h)
-            };
-            fallback = Some(comp).filter(|c| c.len() >= min_area);
-        }
-        let below: Vec<f32> = flat.iter().copied().filter(|&v| v <= t).collect();
-        match otsu(&below) {
-            Some(lower) if lower < t => t = lower,
-            _ => break,
+    let opened = morph(&morph(&tissue, w, h, r, true), w, h, r, false);
+    let mut core = largest_component(&opened, w, h);
+    if core.len() < min_area {
+        core = largest_component(&tissue, w, h);
+        if core.len() < min_area {
+            return Segmentation { frame, ..none };
         }
     }
-    let Some(comp) = fallback else {
-        return none;
-    };
-    let mut m = vec![false; w * h];
-    comp.iter().for_each(|&i| m[i] = true);
+    let mut core_mask = vec![false; w * h];
+    core.iter().for_each(|&i| core_mask[i] = true);
+    let grown = morph(&core_mask, w, h, r, false);
+    let breast = grown.iter().zip(&tissue).map(|(&g, &t)| g && t).collect();
     Segmentation {
         w,
         h,
-        breast: Some(m),
+        breast: Some(breast),
+        frame,
     }
 }
 
@@ -359,6 +420,7 @@ impl Segmentation {
         let undecided = ChestWall {
             side: None,
             score: None,
+            votes: [0.0; 3],
         };
         let Some(mask) = &self.breast else {
             return undecided;
@@ -371,14 +433,22 @@ impl Segmentation {
         let (mut touch_left, mut touch_right) = (0usize, 0usize);
         for y in 0..h {
             let row = &mask[y * w..(y + 1) * w];
+            // The edge a row's tissue can touch: inside any film border.
+            let (left_edge, right_edge) = match self.frame.get(y * w..(y + 1) * w) {
+                Some(f) => (
+                    f.iter().take_while(|&&b| b).count(),
+                    f.iter().rev().take_while(|&&b| b).count(),
+                ),
+                None => (0, 0),
+            };
             let (mut l, mut r) = (false, false);
             for (x, &m) in row.iter().enumerate() {
                 if m {
                     count += 1;
                     sum_x += x as f64 + 0.5;
                     col_height[x] += 1;
-                    l |= x < edge;
-                    r |= x >= w - edge;
+                    l |= x < left_edge + edge;
+                    r |= x + right_edge + edge >= w;
                 }
             }
             touch_left += l as usize;
@@ -389,8 +459,19 @@ impl Segmentation {
         }
         let half = w as f64 / 2.0;
         let centroid = (half - sum_x / count as f64) / half;
-        let x0 = col_height.iter().position(|&c| c > 0).unwrap_or(0);
-        let x1 = col_height.iter().rposition(|&c| c > 0).unwrap_or(w - 1);
+        // The box holding 98 % of the mass, so that stray marker pixels
+        // joined to the breast do not stretch it.
+        let mass_at = |share: f64| {
+            let mut seen = 0usize;
+            col_height
+                .iter()
+                .position(|&c| {
+                    seen += c;
+                    seen as f64 > share * count as f64
+                })
+                .unwrap_or(0)
+        };
+        let (x0, x1) = (mass_at(0.01), mass_at(0.99));
         let bw = (x1 - x0 + 1) as f64;
         let band = |from: f64, to: f64| -> f64 {
             let a = (from.floor() as usize).min(w - 1);
@@ -412,6 +493,7 @@ impl Segmentation {
         ChestWall {
             side,
             score: side.map(|_| score.abs()),
+            votes: [centroid, taper, contact],
         }
     }
 }
@@ -457,6 +539,7 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
         return ChestWall {
             side: None,
             score: None,
+            votes: [0.0; 3],
         };
     };
     let total = l.std + r.std;
@@ -464,12 +547,14 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
         return ChestWall {
             side: None,
             score: None,
+            votes: [0.0; 3],
         };
     }
     let score = (l.std - r.std) / total;
     ChestWall {
         side: Some(if score > 0.0 { Side::Left } else { Side::Right }),
         score: Some(score.abs()),
+        votes: [0.0; 3],
     }
 }
 
