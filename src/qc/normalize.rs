@@ -75,7 +75,10 @@ pub fn breast_range(decoded: &Decoded, work: &Work, mask: Option<&[bool]>) -> (u
 /// Maps a stored value (possibly interpolated) into 0…65535, inverting when
 /// the polarity stage says so.
 pub fn map(value: f32, low: u16, high: u16, inverted: bool) -> u16 {
-    let u = ((value - low as f32) / (high as f32 - low as f32)).clamp(0.0, 1.0);
+    // A product with the reciprocal: loop-invariant, so a caller's
+    // per-pixel loop multiplies instead of dividing.
+    let scale = 1.0 / (high as f32 - low as f32);
+    let u = ((value - low as f32) * scale).clamp(0.0, 1.0);
     let u = if inverted { 1.0 - u } else { u };
     // `+ 0.5` then truncation rounds like `round` (u ≥ 0) without a libm call.
     (u * 65535.0 + 0.5) as u16
