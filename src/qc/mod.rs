@@ -35,8 +35,11 @@ pub enum LateralityMethod {
     /// background-flattened copy) and an opening that removes thin film
     /// borders and burned-in markers; the side is voted by the component's
     /// mass centroid, its taper (tall at the chest wall, narrow at the
-    /// nipple) and its contact with each side edge. Polarity from the
-    /// intensity mode (the background is the largest flat region).
+    /// nipple) and its contact with each side edge. Polarity: the mean of
+    /// two content votes (`inversion::bright_background_score`), the
+    /// histogram mode of a ring 8–14 % in from the border and a texture
+    /// vote (flat pixels away from the border against the level of the
+    /// textured ones), combined with PhotometricInterpretation.
     #[default]
     Component,
     /// The published baseline: standard deviation of an n = 25-column window
