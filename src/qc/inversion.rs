@@ -107,9 +107,10 @@ fn texture_score(unit: &[f32], w: usize, h: usize) -> f64 {
         .zip(&mean_sq)
         .map(|(m, s)| (s - m * m).max(0.0).sqrt())
         .collect();
+    // The exact order statistics by selection (no full sort).
     let mut sorted = deviation.clone();
-    sorted.sort_by(f32::total_cmp);
-    let floor = sorted[sorted.len() / 10] + 1e-6;
+    let tenth = sorted.len() / 10;
+    let floor = *sorted.select_nth_unstable_by(tenth, f32::total_cmp).1 + 1e-6;
     let mut textured: Vec<f32> = unit
         .iter()
         .zip(&deviation)
@@ -119,8 +120,8 @@ fn texture_score(unit: &[f32], w: usize, h: usize) -> f64 {
     if textured.len() < 20 {
         return 0.0;
     }
-    textured.sort_by(f32::total_cmp);
-    let tissue = textured[textured.len() / 2];
+    let half = textured.len() / 2;
+    let tissue = *textured.select_nth_unstable_by(half, f32::total_cmp).1;
     let (x0, y0) = (w * 12 / 100, h * 12 / 100);
     let (mut brighter, mut darker) = (0.0f64, 0.0f64);
     for (i, (&v, &d)) in unit.iter().zip(&deviation).enumerate() {
