@@ -1119,7 +1119,10 @@ mod tests {
             (a.crop_x1, b.crop_x1),
             (a.crop_y1, b.crop_y1),
         ] {
-            assert!((p - q).abs() <= 8, "{a:?} vs {b:?}");
+            // The box is found on working copies of 256 and 75 pixels: to
+            // about a working pixel of the reduced one, 4 stored pixels
+            // (plus the one-pixel margin on each side).
+            assert!((p - q).abs() <= 12, "{a:?} vs {b:?}");
         }
         assert!(b.crop_x1 <= 300 && b.crop_y1 <= 200);
         assert!(
