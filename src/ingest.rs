@@ -165,7 +165,8 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 modality_kind: adapter.modality_kind().into(),
                 jobs: config.jobs,
                 decode: crate::decode::DecodeOptions {
-                    reduce_for: reduced_resolution(config).then(|| writer.tensor_shape()),
+                    reduce_for: reduced_resolution(config)
+                        .then(|| reduce_target(writer.tensor_shape())),
                     ..Default::default()
                 },
                 keep_processed: config.keep_processed.clone(),
@@ -306,6 +307,15 @@ impl Tally {
             ("exclusions", self.levels.values().sum()),
         ])
     }
+}
+
+/// The size a reduced decode keeps on each axis: the tensor's, and at least
+/// twice QC's working copy (`crate::qc::WORK_SIZE`), so that detection sees
+/// the same working copy whatever the tensor size (a 1024x512 tensor is
+/// unaffected).
+fn reduce_target(tensor: (usize, usize)) -> (usize, usize) {
+    let floor = 2 * crate::qc::WORK_SIZE;
+    (tensor.0.max(floor), tensor.1.max(floor))
 }
 
 /// Whether images are decoded at a reduced resolution when the tensor is
