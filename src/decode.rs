@@ -376,19 +376,7 @@ fn decode_dicom_object(path: &Path, options: &DecodeOptions) -> Result<Decoded> 
         .columns
         .ok_or_else(|| err("no Columns attribute".into()))?;
     let bits_allocated = header.bits_allocated.unwrap_or(16);
-    let samples = object
-        .element_opt(tags::SAMPLES_PER_PIXEL)
-        .ok()
-        .flatten()
-        .and_then(|e| e.to_int::<u32>().ok())
-        .unwrap_or(1);
-    let frames = object
-        .element_opt(tags::NUMBER_OF_FRAMES)
-        .ok()
-        .flatten()
-        .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()))
-        .unwrap_or(1)
-        .max(1);
+    let (samples, frames) = samples_and_frames(&object);
     let pixels = rows as u64 * columns as u64;
     if rows == 0 || columns == 0 || pixels > max_pixels as u64 {
         return Err(err(format!(
@@ -569,6 +557,25 @@ fn copy_samples(data: &[u8], n: usize, sixteen: bool) -> Vec<u16> {
         out.extend(data[..n.min(data.len())].iter().map(|&b| b as u16));
     }
     out
+}
+
+/// SamplesPerPixel and NumberOfFrames (1 when absent or unreadable; frames
+/// at least 1).
+fn samples_and_frames(object: &DefaultDicomObject) -> (u32, u64) {
+    let samples = object
+        .element_opt(tags::SAMPLES_PER_PIXEL)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_int::<u32>().ok())
+        .unwrap_or(1);
+    let frames = object
+        .element_opt(tags::NUMBER_OF_FRAMES)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()))
+        .unwrap_or(1)
+        .max(1);
+    (samples, frames)
 }
 
 /// Sample format and Modality LUT read from the data set (for the paths that

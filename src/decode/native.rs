@@ -21,7 +21,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
@@ -114,13 +113,6 @@ pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Deco
     let header = header_of(object);
     let (rows, columns) = (header.rows?, header.columns?);
     let bits_allocated = header.bits_allocated.unwrap_or(16);
-    let int = |tag| {
-        object
-            .element_opt(tag)
-            .ok()
-            .flatten()
-            .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()))
-    };
     let pixels = u64::from(rows) * u64::from(columns);
     let needed = pixels * u64::from(bits_allocated / 8);
     let format = super::sample_format(object, bits_allocated);
@@ -128,8 +120,7 @@ pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Deco
         || columns == 0
         || pixels > options.max_pixels as u64
         || !matches!(bits_allocated, 8 | 16)
-        || int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1
-        || int(tags::NUMBER_OF_FRAMES).unwrap_or(1) > 1
+        || super::samples_and_frames(object) != (1, 1)
         || format.signed
         || located.value_len < needed
     {
@@ -254,6 +245,7 @@ mod tests {
     use super::*;
     use dicom_core::value::{DataSetSequence, PixelFragmentSequence, Value};
     use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
     use dicom_object::meta::FileMetaTableBuilder;
     use std::path::PathBuf;
 
