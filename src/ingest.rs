@@ -121,7 +121,12 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 "test_fraction": config.split_seed.map(|_| config.test_fraction),
                 "qc_method": config.qc_method.name(),
                 "crop": true,
-                "reduced_resolution": reduced_resolution(config),
+                "reduced_resolution": crate::pixels::reduce_for(
+                    (!config.full_resolution).then(|| writer.tensor_shape()),
+                    config.qc_method,
+                    config.keep_processed.is_some(),
+                )
+                .is_some(),
                 "keep_processed": config.keep_processed,
                 "tensor_shape": writer.tensor_shape(),
             }),
@@ -165,8 +170,7 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 modality_kind: adapter.modality_kind().into(),
                 jobs: config.jobs,
                 decode: crate::decode::DecodeOptions {
-                    reduce_for: reduced_resolution(config)
-                        .then(|| reduce_target(writer.tensor_shape())),
+                    reduce_for: (!config.full_resolution).then(|| writer.tensor_shape()),
                     ..Default::default()
                 },
                 keep_processed: config.keep_processed.clone(),
@@ -307,25 +311,6 @@ impl Tally {
             ("exclusions", self.levels.values().sum()),
         ])
     }
-}
-
-/// The size a reduced decode keeps on each axis: the tensor's, and at least
-/// twice QC's working copy (`crate::qc::WORK_SIZE`), so that detection sees
-/// the same working copy whatever the tensor size (a 1024x512 tensor is
-/// unaffected).
-fn reduce_target(tensor: (usize, usize)) -> (usize, usize) {
-    let floor = 2 * crate::qc::WORK_SIZE;
-    (tensor.0.max(floor), tensor.1.max(floor))
-}
-
-/// Whether images are decoded at a reduced resolution when the tensor is
-/// much smaller (`crate::decode`): not with `--full-resolution`, not for
-/// `--keep-processed` (its PNGs are full resolution), and not for the
-/// edge-window baseline, whose windows are 25 stored columns wide.
-fn reduced_resolution(config: &IngestConfig) -> bool {
-    !config.full_resolution
-        && config.keep_processed.is_none()
-        && config.qc_method == crate::qc::LateralityMethod::Component
 }
 
 /// Counts one more `key` (allocating only for a key not seen yet).

@@ -34,7 +34,8 @@ pub struct PixelOptions {
     pub modality_kind: String,
     /// Worker threads.
     pub jobs: usize,
-    /// Decoding options; `reduce_for` is ignored with `keep_processed`.
+    /// Decoding options; `reduce_for` is the tensor to reduce for (`None`:
+    /// full resolution), adjusted by [`reduce_for`].
     pub decode: DecodeOptions,
     /// Also write full-resolution processed 16-bit PNGs as
     /// `DIR/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png`.
@@ -192,6 +193,23 @@ pub struct PixelSummary {
     pub stages: StageTimes,
 }
 
+/// What a decode may reduce for, given the `tensor` asked for (`None`: full
+/// resolution): nothing for `--keep-processed` (its PNGs are full
+/// resolution) or the edge-window baseline (its windows are 25 stored
+/// columns wide); otherwise the tensor, but at least twice QC's working copy
+/// (`qc::WORK_SIZE`) on each axis, so that detection sees the same working
+/// copy whatever the tensor size (a 1024x512 tensor is unaffected).
+pub fn reduce_for(
+    tensor: Option<(usize, usize)>,
+    method: qc::LateralityMethod,
+    keep_processed: bool,
+) -> Option<(usize, usize)> {
+    let floor = 2 * qc::WORK_SIZE;
+    tensor
+        .filter(|_| !keep_processed && method == qc::LateralityMethod::Component)
+        .map(|(h, w)| (h.max(floor), w.max(floor)))
+}
+
 /// Decodes and processes the images of `metadata` (rows whose status is
 /// `ok` and that have a `raw_path`), writing `images` rows to `part` and
 /// updating statuses, exclusions and the findings' tensor boxes.
@@ -207,11 +225,12 @@ pub fn process_images(
     let jobs = stage.jobs;
     let mut stage = stage.clone();
     let mut options = *options;
-    if stage.keep_processed.is_some() {
-        // Full-resolution PNGs need full-resolution decoding.
-        stage.decode.reduce_for = None;
-        options.keep_full_resolution = true;
-    }
+    options.keep_full_resolution |= stage.keep_processed.is_some();
+    stage.decode.reduce_for = reduce_for(
+        stage.decode.reduce_for,
+        options.method,
+        stage.keep_processed.is_some(),
+    );
     let (options, stage) = (&options, &stage);
     let started = std::time::Instant::now();
     let mut summary = PixelSummary::default();
