@@ -120,18 +120,7 @@ fn damaged_images_are_image_exclusions_and_healthy_ones_are_processed() {
     ]);
 
     let lake = dir.path().join("lake");
-    let o = mcq(
-        &lake,
-        &[
-            "ingest",
-            "cbis-ddsm",
-            raw.to_str().unwrap(),
-            "--size",
-            "64x32",
-            "--jobs",
-            "2",
-        ],
-    );
+    let o = ingest_small(&lake, "cbis-ddsm", &raw, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 
@@ -209,19 +198,11 @@ fn keep_processed_writes_16_bit_pngs_inside_the_folder_and_never_overwrites() {
     let keep = dir.path().join("out").join("processed");
     let lake = dir.path().join("lake");
     let ingest = || {
-        let o = mcq(
+        let o = ingest_small(
             &lake,
-            &[
-                "ingest",
-                "cbis-ddsm",
-                raw.to_str().unwrap(),
-                "--size",
-                "64x32",
-                "--jobs",
-                "2",
-                "--keep-processed",
-                keep.to_str().unwrap(),
-            ],
+            "cbis-ddsm",
+            &raw,
+            &["--keep-processed", keep.to_str().unwrap()],
         );
         assert!(o.status.success(), "{}", stderr(&o));
     };
@@ -313,19 +294,11 @@ fn an_unwritable_keep_processed_folder_fails_the_run_cleanly() {
     std::fs::write(&blocker, b"a file").unwrap();
     let keep = blocker.join("processed");
     let lake = dir.path().join("lake");
-    let o = mcq(
+    let o = ingest_small(
         &lake,
-        &[
-            "ingest",
-            "cbis-ddsm",
-            raw.to_str().unwrap(),
-            "--size",
-            "64x32",
-            "--jobs",
-            "2",
-            "--keep-processed",
-            keep.to_str().unwrap(),
-        ],
+        "cbis-ddsm",
+        &raw,
+        &["--keep-processed", keep.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("blocker"), "{}", stderr(&o));

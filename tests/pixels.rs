@@ -78,18 +78,7 @@ fn ingest_with_images(dataset: &str, patients: usize, seed: u64) {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let lake = dir.path().join("lake");
-    let o = mcq(
-        &lake,
-        &[
-            "ingest",
-            dataset,
-            out.to_str().unwrap(),
-            "--size",
-            "64x32",
-            "--jobs",
-            "2",
-        ],
-    );
+    let o = ingest_small(&lake, dataset, &out, &[]);
     assert!(o.status.success(), "{dataset}: {}", stderr(&o));
     assert!(!stderr(&o).contains("panicked at"), "{}", stderr(&o));
     let truth = truth_images(&dir.path().join(format!("{dataset}.truth.csv")));

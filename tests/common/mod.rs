@@ -247,6 +247,15 @@ pub fn mcq(lake: &Path, args: &[&str]) -> Output {
         .expect("run mcq")
 }
 
+/// `mcq ingest DATASET ROOT --size 64x32 --jobs 2 EXTRA...` into `lake`: the
+/// small-tensor image ingest the end-to-end image tests share.
+pub fn ingest_small(lake: &Path, dataset: &str, root: &Path, extra: &[&str]) -> Output {
+    let root = root.to_str().expect("UTF-8 path");
+    let mut args = vec!["ingest", dataset, root, "--size", "64x32", "--jobs", "2"];
+    args.extend_from_slice(extra);
+    mcq(lake, &args)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
