@@ -649,11 +649,7 @@ impl SampleStats {
     /// range. It runs on every pixel, so the usual case (nothing above
     /// `max`) is one min/max pass, which vectorizes.
     fn clamp(&mut self, px: &mut [u16], max: u16) {
-        let (mut lo, mut hi) = (u16::MAX, 0u16);
-        for &v in px.iter() {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
+        let (mut lo, mut hi) = range_of(px);
         if hi > max {
             for v in px.iter_mut() {
                 if *v > max {
@@ -666,6 +662,29 @@ impl SampleStats {
         self.lo = self.lo.min(lo);
         self.hi = self.hi.max(hi);
     }
+
+    /// [`Self::clamp`] for samples that are only borrowed (a memory-mapped
+    /// file): returns `px`, or a clamped copy of it in `spare` when some
+    /// sample is above `max`.
+    fn scan<'a>(&mut self, px: &'a [u16], max: u16, spare: &'a mut Vec<u16>) -> &'a [u16] {
+        let (lo, hi) = range_of(px);
+        if hi <= max {
+            self.lo = self.lo.min(lo);
+            self.hi = self.hi.max(hi);
+            return px;
+        }
+        spare.clear();
+        spare.extend_from_slice(px);
+        self.clamp(spare, max);
+        spare
+    }
+}
+
+/// `(min, max)` of `px` (`(u16::MAX, 0)` when empty): one pass that
+/// vectorizes.
+fn range_of(px: &[u16]) -> (u16, u16) {
+    px.iter()
+        .fold((u16::MAX, 0u16), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 /// Sign handling, clamping above BitsStored and the value range, shared by

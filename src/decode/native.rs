@@ -18,8 +18,9 @@
 //! path decodes (or refuses) the file with its usual messages.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+
+use memmap2::Mmap;
 
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
@@ -95,20 +96,18 @@ fn locate(prefix: &[u8], file_len: u64) -> Option<Located> {
 }
 
 /// Decodes `path` if it is a plain native image (see the module doc);
-/// `None` leaves it to the general path. `Some(Err)` is a read failure
-/// after the header was found (the file changed or the disk failed).
+/// `None` leaves it to the general path. `Some(Err)` is a failure after the
+/// header was found.
 pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Decoded>> {
     if cfg!(target_endian = "big") {
         return None;
     }
-    let mut file = File::open(path).ok()?;
-    let file_len = file.metadata().ok()?.len();
-    let mut prefix = Vec::with_capacity(PREFIX.min(file_len as usize));
-    (&mut file)
-        .take(PREFIX as u64)
-        .read_to_end(&mut prefix)
-        .ok()?;
-    let located = locate(&prefix, file_len)?;
+    let file = File::open(path).ok()?;
+    // SAFETY: the map is only read, and only while this function runs; a
+    // file truncated by another process meanwhile would fault (see the
+    // module doc).
+    let map = unsafe { Mmap::map(&file) }.ok()?;
+    let located = locate(&map[..map.len().min(PREFIX)], map.len() as u64)?;
     let object = &located.object;
     let header = header_of(object);
     let (rows, columns) = (header.rows?, header.columns?);
@@ -139,105 +138,87 @@ pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Deco
         intercept: format.intercept,
         reduction,
     };
-    Some(stream(
+    // `locate` checked that the value lies inside the file.
+    let value = &map[located.value_start as usize..][..located.value_len as usize];
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(Ok(stream(
         path,
-        &mut file,
-        &located,
+        value,
         header,
         stored,
         bits_allocated == 16,
-    ))
+    )))
 }
 
-/// Reads, hashes, clamps and (with a reduction) box-averages the PixelData
-/// value `located` describes.
+/// Hashes, clamps and (with a reduction) box-averages the PixelData `value`,
+/// a chunk of rows at a time.
 fn stream(
     path: &Path,
-    file: &mut File,
-    located: &Located,
+    value: &[u8],
     header: crate::dicom::Header,
     s: StoredSamples,
     sixteen: bool,
-) -> Result<Decoded> {
-    let io = |e: std::io::Error| super::decode_error(path, format!("cannot read pixel data: {e}"));
-    file.seek(SeekFrom::Start(located.value_start))
-        .map_err(io)?;
+) -> Decoded {
     let (cols, rows) = (s.columns as usize, s.rows as usize);
     let max = super::max_for_bits(s.bits_stored);
     let f = 1usize << s.reduction;
     let mut hasher = Sha256::new();
     let mut stats = SampleStats::new();
-    let mut out: Vec<u16>;
-    if sixteen && f == 1 {
-        // Straight into the output, a chunk at a time.
-        out = vec![0u16; cols * rows];
-        for chunk in out.chunks_mut((CHUNK / 2).max(cols)) {
-            let bytes = as_bytes_mut(chunk);
-            file.read_exact(bytes).map_err(io)?;
-            hasher.update(&*bytes);
-            stats.clamp(chunk, max);
-        }
-    } else {
-        let (out_w, out_h) = (cols.div_ceil(f), rows.div_ceil(f));
-        out = Vec::with_capacity(out_w * out_h);
-        let row_bytes = cols * if sixteen { 2 } else { 1 };
-        let chunk_rows = ((CHUNK / row_bytes).max(1)).div_ceil(f) * f;
-        // u16 storage keeps 16-bit rows aligned for the in-place view.
-        let mut buffer = vec![0u16; (chunk_rows * row_bytes).div_ceil(2)];
-        let mut wide = vec![0u16; if sixteen { 0 } else { cols }];
-        let mut sums = vec![0u32; out_w];
-        let mut in_block = 0;
-        let mut y = 0;
-        while y < rows {
-            let n = chunk_rows.min(rows - y);
-            let bytes = &mut as_bytes_mut(&mut buffer)[..n * row_bytes];
-            file.read_exact(bytes).map_err(io)?;
-            hasher.update(&*bytes);
-            for k in 0..n {
-                let row: &mut [u16] = if sixteen {
-                    &mut buffer[k * cols..(k + 1) * cols]
-                } else {
-                    let raw = &as_bytes_mut(&mut buffer)[k * cols..(k + 1) * cols];
-                    for (w, &b) in wide.iter_mut().zip(raw) {
-                        *w = u16::from(b);
-                    }
-                    &mut wide
-                };
-                stats.clamp(row, max);
-                if f == 1 {
-                    out.extend_from_slice(row);
-                    continue;
-                }
-                blocks::add_row(&mut sums, row, f);
-                in_block += 1;
-                if in_block == f || y + k + 1 == rows {
-                    blocks::emit(&mut sums, &mut out, cols, f, in_block);
-                    in_block = 0;
-                }
+    let (out_w, out_h) = (cols.div_ceil(f), rows.div_ceil(f));
+    let mut out: Vec<u16> = Vec::with_capacity(out_w * out_h);
+    let row_bytes = cols * if sixteen { 2 } else { 1 };
+    let chunk_rows = ((CHUNK / row_bytes).max(1)).div_ceil(f) * f;
+    // A row that is not 2-byte aligned in the map (an odd value offset) or
+    // an 8-bit row is copied into `spare`; one with samples above
+    // BitsStored, into `clamped`.
+    let (mut spare, mut clamped) = (vec![0u16; cols], Vec::with_capacity(cols));
+    let mut sums = vec![0u32; out_w];
+    let mut in_block = 0;
+    let pixels = &value[..rows * row_bytes];
+    for (c, chunk) in pixels.chunks(chunk_rows * row_bytes).enumerate() {
+        hasher.update(chunk);
+        for (k, raw) in chunk.chunks_exact(row_bytes).enumerate() {
+            let row = stats.scan(samples(raw, sixteen, &mut spare), max, &mut clamped);
+            if f == 1 {
+                out.extend_from_slice(row);
+                continue;
             }
-            y += n;
+            blocks::add_row(&mut sums, row, f);
+            in_block += 1;
+            if in_block == f || c * chunk_rows + k + 1 == rows {
+                blocks::emit(&mut sums, &mut out, cols, f, in_block);
+                in_block = 0;
+            }
         }
     }
     // Bytes after Rows × Columns samples (an odd-length pad) are part of
     // the element's value, so of its hash.
-    let needed = (cols * rows * if sixteen { 2 } else { 1 }) as u64;
-    let rest = located.value_len - needed;
-    if rest > 0 {
-        let copied = std::io::copy(&mut file.by_ref().take(rest), &mut hasher).map_err(io)?;
-        if copied < rest {
-            return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-    }
+    hasher.update(&value[pixels.len()..]);
     let sha = hex::encode(hasher.finalize());
-    Ok(super::build(path, header, s, out, sha, stats))
+    super::build(path, header, s, out, sha, stats)
 }
 
-/// The bytes of `u16` samples (native order; the caller reads
-/// little-endian data on a little-endian host).
-fn as_bytes_mut(v: &mut [u16]) -> &mut [u8] {
-    // SAFETY: u8 has no alignment or validity requirements, every byte
-    // pattern is a valid u16, and the length is exactly the bytes of `v`.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
+/// One stored row as samples: the little-endian 16-bit bytes viewed in
+/// place when aligned (on a little-endian host), else widened or copied
+/// into `spare`.
+fn samples<'a>(raw: &'a [u8], sixteen: bool, spare: &'a mut [u16]) -> &'a [u16] {
+    if !sixteen {
+        for (w, &b) in spare.iter_mut().zip(raw) {
+            *w = u16::from(b);
+        }
+        return spare;
+    }
+    // SAFETY: every bit pattern is a valid u16; align_to only yields the
+    // aligned middle part.
+    match unsafe { raw.align_to::<u16>() } {
+        ([], row, []) if cfg!(target_endian = "little") => row,
+        _ => {
+            for (w, b) in spare.iter_mut().zip(raw.chunks_exact(2)) {
+                *w = u16::from_le_bytes([b[0], b[1]]);
+            }
+            spare
+        }
+    }
 }
 
 #[cfg(test)]
