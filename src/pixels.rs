@@ -11,8 +11,9 @@
 //! JPEG 2000 is then decoded at full resolution too. The time each stage
 //! takes (decode, QC, geometry, write) is summed over the workers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,12 +21,28 @@ use rayon::prelude::*;
 
 use crate::decode::{self, DecodeOptions, Decoded};
 use crate::error::{Error, Result};
-use crate::lake::writer::PartWriter;
+use crate::lake::writer::{EncodedGroup, PartWriter};
 use crate::qc::{self, Geometry, QcOptions};
 use crate::record::{ExclusionRow, FindingRow, ImageRow, MetadataRow};
 
 /// One image's outcome: its row and transform, or the decoder's message.
 type Outcome = std::result::Result<(ImageRow, Geometry), String>;
+
+/// What a worker hands the writing thread.
+enum Done {
+    /// The outcome of the image of record `i` (boxed: an `ImageRow` is
+    /// large), and its stage times.
+    Image(usize, Box<Result<Outcome>>, StageTimes),
+    /// Row group `k` of `images` rows, encoded, and how long that took.
+    Group(usize, Result<EncodedGroup>, Duration),
+}
+
+/// The queue of row groups to encode, even after a worker panicked.
+fn lock<T>(queue: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// How the pixel stage runs (besides QC, which [`QcOptions`] says).
 #[derive(Debug, Clone)]
@@ -274,16 +291,21 @@ pub fn process_images(
         .build()
         .map_err(|e| Error::Other(format!("cannot start {jobs} worker threads: {e}")))?;
     let mut geometries: HashMap<String, Geometry> = HashMap::new();
+    let encoder = part.group_encoder()?;
+    let group_rows = encoder.group_rows.max(1);
     // Workers pull images in record order (par_bridge) and send each result
     // through a bounded channel; this thread puts them back in record order
-    // and writes them while the workers go on. At most about 3 × jobs images
-    // are in flight, so memory stays bounded; a write error stops the workers.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<Outcome>, StageTimes)>(jobs);
+    // and cuts them into row groups, which the workers encode between images
+    // (`queue`) and this thread writes in order. A few groups and about
+    // 10 × jobs images are in flight, so memory stays bounded; a write error
+    // stops the workers.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Done>(jobs * 8);
+    let queue: Mutex<VecDeque<(usize, Vec<ImageRow>)>> = Mutex::default();
     let cancelled = std::sync::atomic::AtomicBool::new(false);
     let mut failed: Vec<(usize, String)> = Vec::new();
     let shared: &[MetadataRow] = metadata;
     let written: Result<()> = pool.in_place_scope(|scope| {
-        let (cancelled, pngs, todo) = (&cancelled, &pngs, &todo);
+        let (cancelled, pngs, todo, queue, encoder) = (&cancelled, &pngs, &todo, &queue, &encoder);
         scope.spawn(move |_| {
             todo.iter().par_bridge().for_each_with(tx, |tx, &i| {
                 if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
@@ -295,18 +317,46 @@ pub fn process_images(
                 let png = pngs.get(&i).map(PathBuf::as_path);
                 let result = one_image(&path, m, png, options, stage, &mut times);
                 // The receiver is gone only after a write error.
-                let _ = tx.send((i, result, times));
+                let _ = tx.send(Done::Image(i, Box::new(result), times));
+                // Then a row group the writing thread has filled, if any.
+                let next = lock(queue).pop_front();
+                if let Some((k, rows)) = next {
+                    let t = Instant::now();
+                    let group = encoder.encode(&rows);
+                    let _ = tx.send(Done::Group(k, group, t.elapsed()));
+                }
             });
         });
         let order: HashMap<usize, usize> = todo.iter().enumerate().map(|(k, &i)| (i, k)).collect();
         let mut pending: std::collections::BTreeMap<usize, (usize, Result<Outcome>)> =
             Default::default();
-        let mut next = 0;
-        let mut rows = Vec::with_capacity(jobs * 2);
+        let mut encoded: HashMap<usize, EncodedGroup> = HashMap::new();
+        let (mut next, mut groups_cut, mut groups_written) = (0, 0, 0);
+        let mut rows = Vec::with_capacity(group_rows);
+        // Writes the encoded groups that are next in order.
+        let mut write_ready =
+            |encoded: &mut HashMap<usize, EncodedGroup>, times: &mut StageTimes| -> Result<()> {
+                while let Some(group) = encoded.remove(&groups_written) {
+                    let t = Instant::now();
+                    part.append_group(group)?;
+                    times.write += t.elapsed();
+                    groups_written += 1;
+                }
+                Ok(())
+            };
         // Takes the receiver, so that returning early (a write error) drops
         // it and unblocks the workers.
-        let mut step = |rx: std::sync::mpsc::Receiver<_>| -> Result<()> {
-            for (i, result, times) in rx.iter() {
+        let mut step = |rx: std::sync::mpsc::Receiver<Done>| -> Result<()> {
+            for done in rx.iter() {
+                let (i, result, times) = match done {
+                    Done::Image(i, result, times) => (i, *result, times),
+                    Done::Group(k, group, took) => {
+                        summary.stages.write += took;
+                        encoded.insert(k, group?);
+                        write_ready(&mut encoded, &mut summary.stages)?;
+                        continue;
+                    }
+                };
                 summary.stages += times;
                 pending.insert(order[&i], (i, result));
                 while let Some((i, result)) = pending.remove(&next) {
@@ -325,18 +375,25 @@ pub fn process_images(
                             failed.push((i, message));
                         }
                     }
-                }
-                if rows.len() >= jobs * 2 {
-                    let t = Instant::now();
-                    part.write_rows(&rows)?;
-                    summary.stages.write += t.elapsed();
-                    rows.clear();
+                    if rows.len() == group_rows {
+                        let full = std::mem::replace(&mut rows, Vec::with_capacity(group_rows));
+                        lock(queue).push_back((groups_cut, full));
+                        groups_cut += 1;
+                    }
                 }
             }
-            let t = Instant::now();
-            part.write_rows(&rows)?;
-            summary.stages.write += t.elapsed();
-            Ok(())
+            // The workers are done: the groups they left, and the last,
+            // partial one, are encoded here.
+            let mut rest: Vec<_> = lock(queue).drain(..).collect();
+            if !rows.is_empty() {
+                rest.push((groups_cut, std::mem::take(&mut rows)));
+            }
+            for (k, rows) in rest {
+                let t = Instant::now();
+                encoded.insert(k, encoder.encode(&rows)?);
+                summary.stages.write += t.elapsed();
+            }
+            write_ready(&mut encoded, &mut summary.stages)
         };
         let result = step(rx);
         if result.is_err() {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use mcq::lake::LakeWriter;
+use mcq::lake::{LakeWriter, Table};
 
 /// Not a test on its own: the child process of the crash tests. It writes a
 /// third dataset into the lake named by MCQ_CRASH_LAKE and aborts at the
@@ -266,4 +266,53 @@ fn metadata_is_readable_while_images_is_not_touched() {
     assert_eq!(csv(&lake, "SELECT count(*) AS n FROM metadata"), "n\n9\n");
     let o = mcq(&lake, &["query", "SELECT count(tensor) FROM images"]);
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn images_encoded_as_row_groups_on_other_threads_are_written_in_order() {
+    // The pixel stage encodes row groups on its workers and writes them in
+    // order, in the same part as rows written directly.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let rows = cmmd_rows();
+    let images = images_for(&rows);
+    let mut writer = LakeWriter::open(&lake, Some(TENSOR)).unwrap();
+    writer.replace_dataset(run_info("cmmd"));
+    writer.write_rows("cmmd", &rows).unwrap();
+    let mut part = writer.part_writer(Table::Images, "cmmd").unwrap();
+    let encoder = part.group_encoder().unwrap();
+    let (first, rest) = images.split_at(2);
+    let (second, third) = rest.split_at(rest.len() / 2);
+    let groups: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = [first, second]
+            .map(|g| {
+                let encoder = encoder.clone();
+                s.spawn(move || encoder.encode(g).unwrap())
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for group in groups {
+        part.append_group(group).unwrap();
+    }
+    part.write_rows(third).unwrap();
+    writer.finish_part(part).unwrap();
+    writer.commit().unwrap();
+    let o = mcq(&lake, &["check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected: String = images
+        .iter()
+        .map(|i| {
+            let tensor: Vec<String> = i.tensor.iter().map(|v| v.to_string()).collect();
+            format!("{},\"[{}]\"\n", i.image_id, tensor.join(","))
+        })
+        .collect();
+    assert_eq!(
+        csv(
+            &lake,
+            "SELECT image_id, tensor FROM images ORDER BY image_id"
+        ),
+        format!("image_id,tensor\n{expected}")
+    );
 }
