@@ -2,11 +2,15 @@
 //! unsigned 8- or 16-bit samples) read straight from the file: the fast path
 //! of [`super::decode_with`] for uncompressed mammograms.
 //!
-//! The data set is parsed by dicom-object from the file's first bytes, up to
-//! the top-level PixelData element; the PixelData value is then streamed
-//! from the file in chunks that are hashed (SHA-256), clamped above
-//! BitsStored and added to the sample range while they are in cache — one
-//! read of each byte instead of a parse, three copies and two more passes.
+//! The file is memory-mapped. The data set is parsed by dicom-object from
+//! its first bytes, up to the top-level PixelData element; the PixelData
+//! value is then read from the map in chunks that are hashed (SHA-256),
+//! clamped above BitsStored and added to the sample range while they are in
+//! cache — one read of each byte from the page cache, with no copy into a
+//! buffer, instead of a parse, three copies and two more passes. (As with
+//! every memory-mapped reader, a file that another process truncates while
+//! it is being read ends the process with SIGBUS; input trees are not
+//! expected to change during an ingest.)
 //! With a reduction `r` (see [`super::reduction_levels`]), blocks of
 //! `2^r × 2^r` stored samples are averaged on the fly (an area average; the
 //! last block of a row or column averages the samples it has), so the
