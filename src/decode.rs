@@ -54,9 +54,10 @@
 //! other codec decodes at full resolution.
 //!
 //! # Native pixel data
-//! Uncompressed little-endian files are read by `native`: the header is
-//! parsed from the first bytes, then the PixelData value is streamed,
-//! hashed and clamped in cache-sized chunks (see that module).
+//! Uncompressed little-endian files are read by `native` through a memory
+//! map: the header is parsed from the first bytes, then the PixelData value
+//! is hashed, clamped and averaged in cache-sized chunks straight from the
+//! page cache (see that module).
 //!
 //! # Refusals
 //! Absurd geometry is refused before any pixel buffer is allocated: more
