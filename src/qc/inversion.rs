@@ -49,18 +49,20 @@ pub fn decide(photometric: Option<&str>, score: Option<f64>) -> Polarity {
     }
 }
 
-/// Component method: histogram-mode evidence on the working copy.
+/// Component method: the noise-aware flatness vote on the working copy.
 pub fn component(photometric: Option<&str>, work: &Work) -> Polarity {
     decide(photometric, bright_background_score(work))
 }
 
-/// Positive when the stored background is bright, in -1..=1; `None` for a
-/// flat image. See [`flatness_vote`].
+/// Positive when the stored background is bright, in -1..=1; `None` when
+/// the content cannot tell (a flat image, or no flat or no structured
+/// blocks: the header is trusted). See [`flatness_vote`].
 pub fn bright_background_score(work: &Work) -> Option<f64> {
     let (lo, hi) = range(&work.px)?;
     let span = hi - lo;
     let unit: Vec<f32> = work.px.iter().map(|&v| (v - lo) / span).collect();
-    Some(flatness_vote(&unit, work.w, work.h).score)
+    let vote = flatness_vote(&unit, work.w, work.h);
+    (vote.flat_blocks > 0 && vote.score != 0.0).then_some(vote.score)
 }
 
 /// Blocks whose structure is below this many times the noise's are flat.
@@ -425,6 +427,23 @@ mod tests {
         let flat = vec![0.5f32; 64 * 64];
         assert_eq!(flatness_vote(&flat, 64, 64).score, 0.0);
         assert_eq!(flatness_vote(&[0.1, 0.9, 0.2, 0.8], 2, 2).score, 0.0);
+    }
+
+    #[test]
+    fn undecidable_content_leaves_the_header_in_charge() {
+        // White noise only: no block is structured, so there is no vote and
+        // a MONOCHROME1 header is not called mislabelled.
+        let mut seed = 7u32;
+        let px: Vec<f32> = (0..96 * 96)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 20) as f32
+            })
+            .collect();
+        let work = Work { w: 96, h: 96, px };
+        assert_eq!(bright_background_score(&work), None);
+        let p = component(Some("MONOCHROME1"), &work);
+        assert_eq!((p.inverted, p.reason), (true, Some("monochrome1")));
     }
 
     #[test]
