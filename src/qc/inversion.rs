@@ -3,14 +3,17 @@
 //! relative to the **stored** values: `inverted` means the output is their
 //! inverse (net), which is what `images.intensity_inverted` records.
 //!
-//! Content evidence (component method), two votes averaged because they
-//! fail in different places: the histogram mode of a ring 8–14 % in from
-//! the border (outside it live film borders; the breast fills the middle and
-//! one side, so the ring is mostly background even for large or dense
-//! breasts), and texture (tissue is textured, the background flat: flat
-//! pixels away from the border mostly lie on the background's side of the
-//! textured pixels' median). Neither trusts the mode of the whole image,
-//! which a breast larger than its background takes over.
+//! Content evidence (component method): the background is air, flat to
+//! within its noise, and tissue carries structure beyond its noise at every
+//! density (parenchyma, fat lobules, the thickness fall-off to the skin).
+//! Which end of the range the flat part lies at, against the structured
+//! part, is the polarity. "Flat" is measured against the image's own noise
+//! (a high-pass residual), so a noisy background does not read as tissue and
+//! dense tissue does not read as background; film borders (flat too, at the
+//! other extreme) are peeled first, at either level, as the laterality stage
+//! peels them in display polarity. Nothing trusts a fixed inset or the mode
+//! of the whole image: a wide breast leaves only a thin crescent of air in
+//! the nipple-side corners, and that crescent still votes.
 
 use super::Work;
 use crate::decode::Decoded;
@@ -46,95 +49,202 @@ pub fn decide(photometric: Option<&str>, score: Option<f64>) -> Polarity {
     }
 }
 
-/// Component method: histogram-mode evidence on the working copy.
+/// Component method: the noise-aware flatness vote on the working copy.
 pub fn component(photometric: Option<&str>, work: &Work) -> Polarity {
     decide(photometric, bright_background_score(work))
 }
 
-/// Positive when the stored background is bright, in -1..=1; `None` for a
-/// flat image. The mean of two votes that fail in different places:
-/// [`ring_mode_score`] (where the background is) and [`texture_score`]
-/// (what the background looks like).
+/// Positive when the stored background is bright, in -1..=1; `None` when
+/// the content cannot tell (a flat image, or no flat or no structured
+/// blocks: the header is trusted). See [`flatness_vote`].
 pub fn bright_background_score(work: &Work) -> Option<f64> {
     let (lo, hi) = range(&work.px)?;
     let span = hi - lo;
     let unit: Vec<f32> = work.px.iter().map(|&v| (v - lo) / span).collect();
-    let ring = ring_mode_score(&unit, work.w, work.h);
-    let texture = texture_score(&unit, work.w, work.h);
-    Some(((ring + texture) / 2.0).clamp(-1.0, 1.0))
+    let vote = flatness_vote(&unit, work.w, work.h);
+    (vote.flat_blocks > 0 && vote.score != 0.0).then_some(vote.score)
 }
 
-/// The histogram mode (24 coarse bins, so a background spread by a gradient
-/// still forms one peak) of the ring 8–14 % in from the image border, as a
-/// position in -1..=1. Film borders live outside the ring; the breast fills
-/// the middle of the image and one side, so the ring is mostly background
-/// even when the breast is large or dense: its nipple side, its top and
-/// bottom, its corners.
-fn ring_mode_score(unit: &[f32], w: usize, h: usize) -> f64 {
-    const BINS: usize = 24;
-    let mut hist = [0u32; BINS];
-    let (x0, x1) = ((w * 8 / 100), (w * 14 / 100).max(w * 8 / 100 + 1));
-    let (y0, y1) = ((h * 8 / 100), (h * 14 / 100).max(h * 8 / 100 + 1));
-    for (i, &v) in unit.iter().enumerate() {
-        let (dx, dy) = ((i % w).min(w - 1 - i % w), (i / w).min(h - 1 - i / w));
-        if dx >= x0 && dy >= y0 && (dx < x1 || dy < y1) {
-            hist[((v * BINS as f32) as usize).min(BINS - 1)] += 1;
-        }
-    }
-    let smooth = |i: usize| {
-        let a = if i > 0 { hist[i - 1] } else { 0 };
-        let c = if i + 1 < BINS { hist[i + 1] } else { 0 };
-        a + 2 * hist[i] + c
+/// Blocks whose structure is below this many times the noise's are flat.
+const FLAT: f32 = 1.8;
+/// Blocks whose structure is above this many times the noise's are tissue.
+const STRUCTURED: f32 = 4.0;
+
+/// The noise-aware flatness vote and its evidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatnessVote {
+    /// In -1..=1, positive when the flat blocks lie above the tissue level
+    /// (a bright background): the sum of their signed distances from it
+    /// over the sum of the distances.
+    pub score: f64,
+    /// Median level (0..=1) of the structured blocks.
+    pub tissue_level: f32,
+    /// Blocks counted as flat and as structured (film borders left out).
+    pub flat_blocks: usize,
+    pub structured_blocks: usize,
+}
+
+/// Noise-aware flatness vote on a 0..=1 copy. Per block of side
+/// `max(w, h) / 32` (8 pixels on the 256-pixel working copy):
+///
+/// * noise: the mean square of the pixels' high-pass residual (the pixel
+///   minus the mean of its 4 neighbours, 1.25 σ² for white noise), which
+///   predicts how much block means vary by noise alone (σ² / pixels);
+/// * structure: the block mean's deviation from the median of its 8
+///   neighbours, squared, over that prediction, then the median of that
+///   ratio over 3×3 blocks. The neighbour median ignores a step (skin
+///   line, film-border edge) and a linear gradient, which are not texture.
+///
+/// Flat blocks (ratio below [`FLAT`]) are background-like, structured ones
+/// (above [`STRUCTURED`]) tissue; blocks mostly inside a film border are
+/// left out. Each flat block votes with its signed distance from the
+/// median tissue level, so a flat patch of dense tissue (near the tissue
+/// level) weighs little and the air (far beyond it) a lot.
+pub fn flatness_vote(unit: &[f32], w: usize, h: usize) -> FlatnessVote {
+    let undecided = FlatnessVote {
+        score: 0.0,
+        tissue_level: 0.5,
+        flat_blocks: 0,
+        structured_blocks: 0,
     };
-    let mode = (0..BINS)
-        .max_by_key(|&i| (smooth(i), BINS - i))
-        .unwrap_or(0);
-    2.0 * (mode as f64 + 0.5) / BINS as f64 - 1.0
+    let Some(blocks) = Blocks::of(unit, w, h) else {
+        return undecided;
+    };
+    let (mut signed, mut total, mut flat_blocks) = (0.0f64, 0.0f64, 0usize);
+    for k in blocks.flat() {
+        let d = (blocks.mean[k] - blocks.tissue_level) as f64;
+        signed += d;
+        total += d.abs();
+        flat_blocks += 1;
+    }
+    FlatnessVote {
+        score: if total > 0.0 { signed / total } else { 0.0 },
+        tissue_level: blocks.tissue_level,
+        flat_blocks,
+        structured_blocks: blocks.structured_blocks,
+    }
 }
 
-/// Tissue is textured and the background is flat: the median value of the
-/// textured pixels (local deviation of a 5×5-smoothed copy, in 9×9
-/// windows, above 3× its 10th percentile; smoothing first keeps white noise
-/// out) is the tissue level. Flat pixels (below 1.5× that percentile) inside
-/// a 12 % inset, away from film borders, are mostly background: in -1..=1,
-/// the share of them brighter than the tissue level minus the share darker.
-fn texture_score(unit: &[f32], w: usize, h: usize) -> f64 {
-    let smooth = box_mean(unit, w, h, 2);
-    let squares: Vec<f32> = smooth.iter().map(|v| v * v).collect();
-    let (mean, mean_sq) = (box_mean(&smooth, w, h, 4), box_mean(&squares, w, h, 4));
-    let deviation: Vec<f32> = mean
-        .iter()
-        .zip(&mean_sq)
-        .map(|(m, s)| (s - m * m).max(0.0).sqrt())
-        .collect();
-    // The exact order statistics by selection (no full sort).
-    let mut sorted = deviation.clone();
-    let tenth = sorted.len() / 10;
-    let floor = *sorted.select_nth_unstable_by(tenth, f32::total_cmp).1 + 1e-6;
-    let mut textured: Vec<f32> = unit
-        .iter()
-        .zip(&deviation)
-        .filter(|&(_, &d)| d > 3.0 * floor)
-        .map(|(&v, _)| v)
-        .collect();
-    if textured.len() < 20 {
-        return 0.0;
-    }
-    let half = textured.len() / 2;
-    let tissue = *textured.select_nth_unstable_by(half, f32::total_cmp).1;
-    let (x0, y0) = (w * 12 / 100, h * 12 / 100);
-    let (mut brighter, mut darker) = (0.0f64, 0.0f64);
-    for (i, (&v, &d)) in unit.iter().zip(&deviation).enumerate() {
-        let (x, y) = (i % w, i / w);
-        if d < 1.5 * floor && (x0..w - x0).contains(&x) && (y0..h - y0).contains(&y) {
-            if v > tissue {
-                brighter += 1.0;
-            } else if v < tissue {
-                darker += 1.0;
+/// Per-block evidence of [`flatness_vote`] (the last partial row and column
+/// of blocks left out).
+struct Blocks {
+    mean: Vec<f32>,
+    /// Structure over noise, median over 3×3 blocks.
+    structure: Vec<f32>,
+    /// Mostly film border.
+    framed: Vec<bool>,
+    tissue_level: f32,
+    structured_blocks: usize,
+}
+
+impl Blocks {
+    /// `None` for an image under 3×3 blocks or without 4 structured blocks.
+    fn of(unit: &[f32], w: usize, h: usize) -> Option<Blocks> {
+        let b = (w.max(h) / 32).max(2);
+        let (bw, bh) = (w / b, h / b);
+        if bw < 3 || bh < 3 || unit.len() < w * h {
+            return None;
+        }
+        let smooth = box_mean(unit, w, h, 1);
+        let frame =
+            super::laterality::film_frame(&smooth, w, h, super::laterality::FrameLevel::Any);
+        // Per block: mean, noise (mean square residual) and frame share.
+        let mut mean = vec![0.0f32; bw * bh];
+        let mut noise = vec![0.0f32; bw * bh];
+        let mut framed = vec![false; bw * bh];
+        for by in 0..bh {
+            for bx in 0..bw {
+                let (mut sum, mut residual, mut interior, mut in_frame) =
+                    (0.0f64, 0.0f64, 0usize, 0usize);
+                for y in by * b..(by + 1) * b {
+                    for x in bx * b..(bx + 1) * b {
+                        let i = y * w + x;
+                        sum += unit[i] as f64;
+                        in_frame += frame[i] as usize;
+                        if x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+                            let around =
+                                (unit[i - 1] + unit[i + 1] + unit[i - w] + unit[i + w]) / 4.0;
+                            let r = (unit[i] - around) as f64;
+                            residual += r * r;
+                            interior += 1;
+                        }
+                    }
+                }
+                let k = by * bw + bx;
+                let n = (b * b) as f64;
+                mean[k] = (sum / n) as f32;
+                // σ² / pixels: the variance of a block mean under white noise.
+                noise[k] = (residual / interior.max(1) as f64 / 1.25 / n) as f32;
+                framed[k] = in_frame * 4 > b * b;
             }
         }
+        let ratio: Vec<f32> = (0..bw * bh)
+            .map(|k| {
+                let d = mean[k] - neighbour_median(&mean, (bw, bh), (k % bw, k / bw), true);
+                // The deviation of a block from the median of 8 noisy
+                // neighbours has about 1.2× the variance of one block mean;
+                // the floor (σ ≈ 1e-3 of the range per pixel) keeps a
+                // clipped, noise-free background flat instead of infinitely
+                // structured.
+                d * d / (1.2 * noise[k] + 1e-8)
+            })
+            .collect();
+        let structure: Vec<f32> = (0..bw * bh)
+            .map(|k| neighbour_median(&ratio, (bw, bh), (k % bw, k / bw), false))
+            .collect();
+        let mut tissue: Vec<f32> = (0..bw * bh)
+            .filter(|&k| !framed[k] && structure[k] > STRUCTURED)
+            .map(|k| mean[k])
+            .collect();
+        if tissue.len() < 4 {
+            return None;
+        }
+        let half = tissue.len() / 2;
+        let tissue_level = *tissue.select_nth_unstable_by(half, f32::total_cmp).1;
+        Some(Blocks {
+            mean,
+            structure,
+            framed,
+            tissue_level,
+            structured_blocks: tissue.len(),
+        })
     }
-    (brighter - darker) / (brighter + darker + 1.0)
+
+    /// Indices of the flat blocks outside film borders.
+    fn flat(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.mean.len()).filter(|&k| !self.framed[k] && self.structure[k] < FLAT)
+    }
+}
+
+/// The median of the 3×3 neighbourhood of `(x, y)` on a `w × h` grid (edges
+/// replicated), without the centre when `exclude_centre`.
+fn neighbour_median(
+    v: &[f32],
+    (w, h): (usize, usize),
+    (x, y): (usize, usize),
+    exclude_centre: bool,
+) -> f32 {
+    let mut around = [0.0f32; 9];
+    let mut n = 0;
+    for dy in [-1i64, 0, 1] {
+        for dx in [-1i64, 0, 1] {
+            if exclude_centre && dx == 0 && dy == 0 {
+                continue;
+            }
+            let yy = (y as i64 + dy).clamp(0, h as i64 - 1) as usize;
+            let xx = (x as i64 + dx).clamp(0, w as i64 - 1) as usize;
+            around[n] = v[yy * w + xx];
+            n += 1;
+        }
+    }
+    let around = &mut around[..n];
+    around.sort_unstable_by(f32::total_cmp);
+    // numpy's median of an even count: the mean of the middle two.
+    if n % 2 == 0 {
+        (around[n / 2 - 1] + around[n / 2]) / 2.0
+    } else {
+        around[n / 2]
+    }
 }
 
 /// Mean over the `(2r+1)²` square around each pixel (edges clamped), from a
@@ -261,6 +371,99 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A 0..=1 scene on a `w × h` grid: dense tissue on the left (bright,
+    /// mostly flat: a saturated gland with slow structure), air on the
+    /// right with heavy white noise (noisier, pixel for pixel, than the
+    /// tissue), a bright film border along the top; `inverted` flips it.
+    fn dense_tissue_noisy_air(w: usize, h: usize, inverted: bool) -> Vec<f32> {
+        let mut seed = 99u32;
+        let mut noise = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let mut px = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+                let skin = 0.85 - 0.25 * (2.0 * fy - 1.0).powi(2);
+                let v = if y < h / 20 {
+                    0.95 + 0.02 * noise()
+                } else if fx < skin {
+                    let slow = (fx * 9.0).sin() * (fy * 7.0).cos();
+                    0.7 + 0.06 * slow + 0.03 * noise()
+                } else {
+                    0.08 + 0.25 * noise()
+                };
+                px[y * w + x] = v.clamp(0.0, 1.0);
+            }
+        }
+        if inverted {
+            px.iter_mut().for_each(|v| *v = 1.0 - *v);
+        }
+        px
+    }
+
+    #[test]
+    fn flatness_vote_trusts_noise_not_raw_texture() {
+        // Regression (issue 5, look-alikes): heavy background noise made the
+        // air look more textured than dense tissue, and the vote flipped.
+        for inverted in [false, true] {
+            let px = dense_tissue_noisy_air(256, 200, inverted);
+            let vote = flatness_vote(&px, 256, 200);
+            assert_eq!(vote.score > 0.0, inverted, "{vote:?}");
+            assert!(vote.score.abs() > 0.5, "{vote:?}");
+            assert!(
+                vote.flat_blocks > 0 && vote.structured_blocks > 0,
+                "{vote:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn flatness_vote_is_undecided_on_flat_and_tiny_images() {
+        let flat = vec![0.5f32; 64 * 64];
+        assert_eq!(flatness_vote(&flat, 64, 64).score, 0.0);
+        assert_eq!(flatness_vote(&[0.1, 0.9, 0.2, 0.8], 2, 2).score, 0.0);
+    }
+
+    #[test]
+    fn undecidable_content_leaves_the_header_in_charge() {
+        // White noise only: no block is structured, so there is no vote and
+        // a MONOCHROME1 header is not called mislabelled.
+        let mut seed = 7u32;
+        let px: Vec<f32> = (0..96 * 96)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 20) as f32
+            })
+            .collect();
+        let work = Work { w: 96, h: 96, px };
+        assert_eq!(bright_background_score(&work), None);
+        let p = component(Some("MONOCHROME1"), &work);
+        assert_eq!((p.inverted, p.reason), (true, Some("monochrome1")));
+    }
+
+    #[test]
+    fn neighbour_median_of_a_grid() {
+        // 3×3 grid, values 0..9 row-major.
+        let v: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let cases = [
+            // (x, y, exclude_centre, want)
+            (1, 1, false, 4.0),
+            (1, 1, true, 4.0),  // 0,1,2,3,5,6,7,8 -> (3 + 5) / 2
+            (0, 0, false, 1.0), // clamped: 0,0,1,0,0,1,3,3,4
+            (0, 0, true, 1.0),  // without one 0: 0,0,0,1,1,3,3,4
+            (2, 2, false, 7.0), // 4,5,5,7,8,8,7,8,8
+        ];
+        for (x, y, exclude, want) in cases {
+            assert_eq!(
+                neighbour_median(&v, (3, 3), (x, y), exclude),
+                want,
+                "({x}, {y}) {exclude}"
+            );
         }
     }
 

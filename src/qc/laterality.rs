@@ -114,14 +114,24 @@ fn quantile(v: &[f32], q: f64) -> Option<f32> {
     Some(*copy.select_nth_unstable_by(k, f32::total_cmp).1)
 }
 
+/// Which film borders [`film_frame`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FrameLevel {
+    /// Display polarity is known: clear film is brighter than the median.
+    Bright,
+    /// Polarity is not known yet: a band at any level (the polarity vote
+    /// peels film borders before it knows which extreme they are at).
+    Any,
+}
+
 /// Film borders: the clear margin of a scanned film, a uniform bright band
 /// along an image edge. A side whose outermost line (its middle 70 %) is
-/// uniform and brighter than the image median is peeled: the pixels
-/// connected to that line, close to its level, and at most 15 % in from it
-/// are frame. Tissue cut off by the chest-wall edge is textured and varies
-/// along the edge, so it is never peeled; a plain background edge is not
-/// brighter than the median.
-fn film_frame(s: &[f32], w: usize, h: usize) -> Vec<bool> {
+/// uniform (and, with [`FrameLevel::Bright`], brighter than the image
+/// median) is peeled: the pixels connected to that line, close to its
+/// level, and at most 15 % in from it are frame. Tissue cut off by the
+/// chest-wall edge is textured and varies along the edge, so it is never
+/// peeled; a plain background edge is not brighter than the median.
+pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) -> Vec<bool> {
     let mut frame = vec![false; w * h];
     let Some(median) = quantile(s, 0.5) else {
         return frame;
@@ -148,7 +158,7 @@ fn film_frame(s: &[f32], w: usize, h: usize) -> Vec<bool> {
         ) else {
             continue;
         };
-        if p90 - p10 > 0.05 || level <= median {
+        if p90 - p10 > 0.05 || (level_rule == FrameLevel::Bright && level <= median) {
             continue;
         }
         let tolerance = (2.0 * (p90 - p10)).max(0.03);
@@ -365,7 +375,7 @@ pub fn segment(display: &Work) -> Segmentation {
         return none;
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
-    let frame = film_frame(&smooth, w, h);
+    let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
     let tissue_of = |start: f64| {
         let (residual, sigma) = above_background(&smooth, w, h, &frame, start)?;
         let t = (4.0 * sigma).max(0.02);
@@ -644,6 +654,33 @@ mod tests {
         assert_eq!(largest_component(&m, w, h).len(), 20);
         assert!(otsu(&[0.0, 0.1, 0.9, 1.0]).unwrap() > 0.1);
         assert_eq!(otsu(&[0.5; 4]), None);
+    }
+
+    #[test]
+    fn film_frame_at_any_level_peels_dark_borders_too() {
+        // A dark uniform band along the left edge (a film border in stored,
+        // inverted polarity) beside textured content.
+        let (w, h) = (60, 50);
+        let s: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if x < 4 {
+                    0.02
+                } else {
+                    0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos())
+                }
+            })
+            .collect();
+        let bright = film_frame(&s, w, h, FrameLevel::Bright);
+        assert!(
+            !bright.iter().any(|&f| f),
+            "a dark band is no bright border"
+        );
+        let any = film_frame(&s, w, h, FrameLevel::Any);
+        for y in 0..h {
+            assert!(any[y * w..y * w + 4].iter().all(|&f| f), "row {y}");
+            assert!(!any[y * w + 4..(y + 1) * w].iter().any(|&f| f), "row {y}");
+        }
     }
 
     #[test]

@@ -35,11 +35,12 @@ pub enum LateralityMethod {
     /// background-flattened copy) and an opening that removes thin film
     /// borders and burned-in markers; the side is voted by the component's
     /// mass centroid, its taper (tall at the chest wall, narrow at the
-    /// nipple) and its contact with each side edge. Polarity: the mean of
-    /// two content votes (`inversion::bright_background_score`), the
-    /// histogram mode of a ring 8–14 % in from the border and a texture
-    /// vote (flat pixels away from the border against the level of the
-    /// textured ones), combined with PhotometricInterpretation.
+    /// nipple) and its contact with each side edge. Polarity: a
+    /// noise-aware flatness vote (`inversion::flatness_vote`: blocks whose
+    /// means vary no more than the image's own noise predicts are air,
+    /// the others tissue; film borders are peeled first; the flat blocks'
+    /// signed distance from the tissue level decides), combined with
+    /// PhotometricInterpretation.
     #[default]
     Component,
     /// The published baseline: standard deviation of an n = 25-column window

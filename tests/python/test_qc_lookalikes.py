@@ -103,10 +103,13 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
     check_column(scored, "intensity_inverted")
 
 
-# Known gap (issue 5): 99.0 % at seed 11 (exactly the bar; every miss there
-# is a polarity miss on a wide breast), 97.3 % at seed 12345 (wide breasts
-# touching top and bottom, mostly polarity). Not strict, so the default seed
-# passes while another seed may not; make it a plain test once both clear 99 %.
+# Known gap (issue 5): with the noise-aware polarity vote, polarity clears
+# 99 % at every seed tried (dev 1, 2, 3, 12345; held out 777, 4242, 31337),
+# but the chest-wall side does not: 96.0-99.0 % (seed 11: 98.7 %). The misses
+# now follow the segmentation, not polarity: dense or wide breasts touching
+# top and bottom whose mask keeps only the brightest tissue, and offset chest
+# walls beside a wide breast touching the nipple-side edge. Not strict;
+# make it a plain test once every seed clears 99 %.
 @pytest.mark.xfail(strict=False, reason="chest-wall side near or below 99% on some seeds of the look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
     check_column(scored, "laterality_flipped")
