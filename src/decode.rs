@@ -360,7 +360,7 @@ fn parse_meta(m: &[u8]) -> Option<(String, usize)> {
 
 fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
     match native::decode(path, options) {
-        Some(decoded) => decoded,
+        Some(decoded) => Ok(decoded),
         None => decode_dicom_object(path, options),
     }
 }

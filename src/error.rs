@@ -137,6 +137,14 @@ impl Error {
         }
     }
 
+    /// A `map_err` closure for a Parquet error about `path`.
+    pub fn parquet(path: &std::path::Path) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
+        move |source| Error::Parquet {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     /// Whether this is a usage error (exit code 2) rather than a failure.
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_))

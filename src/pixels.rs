@@ -292,7 +292,7 @@ pub fn process_images(
         .map_err(|e| Error::Other(format!("cannot start {jobs} worker threads: {e}")))?;
     let mut geometries: HashMap<String, Geometry> = HashMap::new();
     let encoder = part.group_encoder()?;
-    let group_rows = encoder.group_rows.max(1);
+    let group_rows = encoder.group_rows;
     // Workers pull images in record order (par_bridge) and send each result
     // through a bounded channel; this thread puts them back in record order
     // and cuts them into row groups, which the workers encode between images

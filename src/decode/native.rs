@@ -33,7 +33,6 @@ use sha2::{Digest, Sha256};
 
 use super::{DecodeOptions, Decoded, SampleStats, StoredSamples, blocks};
 use crate::dicom::header_of;
-use crate::error::Result;
 
 /// Bytes read to find the header (mammogram headers are a few KiB).
 pub(super) const PREFIX: usize = 256 * 1024;
@@ -100,9 +99,8 @@ fn locate(prefix: &[u8], file_len: u64) -> Option<Located> {
 }
 
 /// Decodes `path` if it is a plain native image (see the module doc);
-/// `None` leaves it to the general path. `Some(Err)` is a failure after the
-/// header was found.
-pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Decoded>> {
+/// `None` leaves it to the general path.
+pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
     if cfg!(target_endian = "big") {
         return None;
     }
@@ -145,13 +143,7 @@ pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Result<Deco
     // `locate` checked that the value lies inside the file.
     let value = &map[located.value_start as usize..][..located.value_len as usize];
     let _ = map.advise(memmap2::Advice::Sequential);
-    Some(Ok(stream(
-        path,
-        value,
-        header,
-        stored,
-        bits_allocated == 16,
-    )))
+    Some(stream(path, value, header, stored, bits_allocated == 16))
 }
 
 /// Hashes, clamps and (with a reduction) box-averages the PixelData `value`,
@@ -412,8 +404,7 @@ mod tests {
                 let general =
                     super::super::decode_dicom_object(&path, &DecodeOptions::default()).unwrap();
                 let fast = decode(&path, &DecodeOptions::default())
-                    .unwrap_or_else(|| panic!("{name}: not taken by the native path"))
-                    .unwrap();
+                    .unwrap_or_else(|| panic!("{name}: not taken by the native path"));
                 assert_eq!(fast, general, "{name} {cols}x{rows}");
                 assert!(fast.clamped_pixels > 0 || l.bits_stored == 16, "{name}");
                 for tensor in [(8, 8), (2, 2)] {
@@ -421,7 +412,7 @@ mod tests {
                         reduce_for: Some(tensor),
                         ..Default::default()
                     };
-                    let reduced = decode(&path, &options).unwrap().unwrap();
+                    let reduced = decode(&path, &options).unwrap();
                     let levels =
                         super::super::reduction_levels(rows.into(), cols.into(), tensor, 6);
                     assert!(levels >= 1);

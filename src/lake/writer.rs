@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -130,21 +129,18 @@ const ENCODE_SLICE_ROWS: usize = 4;
 impl GroupEncoder {
     /// Encodes `rows` (at most [`Self::group_rows`]) as one row group.
     pub fn encode<R: LakeRow>(&self, rows: &[R]) -> Result<EncodedGroup> {
-        let parquet = |source| Error::Parquet {
-            path: self.dir.clone(),
-            source,
-        };
-        let mut writers = self.factory.create_column_writers(0).map_err(parquet)?;
+        let parquet = Error::parquet(&self.dir);
+        let mut writers = self.factory.create_column_writers(0).map_err(&parquet)?;
         for slice in rows.chunks(ENCODE_SLICE_ROWS) {
             // `to_batch` validates what it builds.
             let batch = to_batch(slice, self.tensor_shape)?;
             let mut next = writers.iter_mut();
             for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-                for leaf in compute_leaves(field, column).map_err(parquet)? {
+                for leaf in compute_leaves(field, column).map_err(&parquet)? {
                     let writer = next.next().ok_or_else(|| {
                         Error::Other(format!("{}: more leaf columns than writers", field.name()))
                     })?;
-                    writer.write(&leaf).map_err(parquet)?;
+                    writer.write(&leaf).map_err(&parquet)?;
                 }
             }
         }
@@ -152,7 +148,7 @@ impl GroupEncoder {
             .into_iter()
             .map(|w| w.close())
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(parquet)?;
+            .map_err(&parquet)?;
         Ok(EncodedGroup {
             chunks,
             rows: rows.len(),
@@ -203,10 +199,7 @@ impl PartWriter {
             let take = (per_file - *rows as usize).min(batch.num_rows() - offset);
             writer
                 .write(&batch.slice(offset, take))
-                .map_err(|source| Error::Parquet {
-                    path: dir.clone(),
-                    source,
-                })?;
+                .map_err(Error::parquet(&dir))?;
             *rows += take as u64;
             offset += take;
             if *rows as usize >= per_file {
@@ -230,16 +223,12 @@ impl PartWriter {
     /// An encoder of this part's row groups, for other threads.
     pub fn group_encoder(&self) -> Result<GroupEncoder> {
         let schema = self.table.schema().arrow_schema(self.tensor_shape);
-        let parquet = |source| Error::Parquet {
-            path: self.tmp_dir.clone(),
-            source,
-        };
         // The factory depends on the schema and properties only: made once,
         // with no file behind it.
         let (_, factory) =
             ArrowWriter::try_new(std::io::sink(), schema.clone(), Some(self.props.clone()))
                 .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(parquet)?;
+                .map_err(Error::parquet(&self.tmp_dir))?;
         Ok(GroupEncoder {
             factory: Arc::new(factory),
             schema,
@@ -255,21 +244,20 @@ impl PartWriter {
         if group.rows == 0 {
             return Ok(());
         }
-        let path = self.tmp_dir.clone();
-        let parquet = |source| Error::Parquet {
-            path: path.clone(),
-            source,
-        };
+        let dir = self.tmp_dir.clone();
+        let parquet = Error::parquet(&dir);
         let rows_per_file = self.rows_per_file;
         let (writer, rows) = match self.open(true)? {
             (OpenFile::Groups(writer), rows) => (writer, rows),
             (OpenFile::Batches(_), _) => unreachable!("`open(true)` opens groups"),
         };
-        let mut row_group = writer.next_row_group().map_err(parquet)?;
+        let mut row_group = writer.next_row_group().map_err(&parquet)?;
         for chunk in group.chunks {
-            chunk.append_to_row_group(&mut row_group).map_err(parquet)?;
+            chunk
+                .append_to_row_group(&mut row_group)
+                .map_err(&parquet)?;
         }
-        row_group.close().map_err(parquet)?;
+        row_group.close().map_err(&parquet)?;
         *rows += group.rows as u64;
         if *rows as usize >= rows_per_file {
             self.close_file()?;
@@ -310,7 +298,7 @@ impl PartWriter {
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map(|(w, _)| OpenFile::Groups(w)),
         }
-        .map_err(|source| Error::Parquet { path, source })?;
+        .map_err(Error::parquet(&path))?;
         self.current = Some((file, file_name, 0));
         Ok(())
     }
@@ -324,10 +312,7 @@ impl PartWriter {
             OpenFile::Batches(w) => w.into_inner(),
             OpenFile::Groups(w) => w.into_inner(),
         }
-        .map_err(|source| Error::Parquet {
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(Error::parquet(&path))?;
         let HashingFile {
             inner,
             hasher,
