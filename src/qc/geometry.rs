@@ -1,10 +1,9 @@
 //! Geometry (SPEC §5.5): crop to the breast box, mirror to the canonical
-//! orientation (chest wall on the left), resize aspect-preserving with a
-//! convolution (`fast_image_resize`): an area average (box filter, the
-//! kernel widened to the reduction) when shrinking, as the image is after a
-//! reduced decode too, so the two compose into one area average; Lanczos-3
-//! when enlarging, anchor at the left edge,
-//! centre vertically, zero-pad; and map boxes with the same transform.
+//! orientation (chest wall on the left), resize aspect-preserving: an area
+//! average when shrinking (`resample`), as the image is after a reduced
+//! decode too, so the two compose into one area average; Lanczos-3
+//! (`fast_image_resize`) when enlarging; anchor at the left edge, centre
+//! vertically, zero-pad; and map boxes with the same transform.
 
 use fast_image_resize::FilterType;
 
@@ -126,33 +125,39 @@ pub fn place(
     let scale = (tw as f64 / cw as f64).min(th as f64 / ch as f64);
     let nw = ((cw as f64 * scale).round() as usize).clamp(1, tw);
     let nh = ((ch as f64 * scale).round() as usize).clamp(1, th);
-    let resized = super::resize_u16(
-        &decoded.pixels,
-        (cols, rows),
-        (x0 as f64, y0 as f64, cw as f64, ch as f64),
-        (nw, nh),
-        if scale < 1.0 {
-            FilterType::Box
-        } else {
-            FilterType::Lanczos3
-        },
-    )
+    let crop = (x0, y0, cw, ch);
+    let resized = if scale < 1.0 {
+        super::resample::area_downscale(&decoded.pixels, cols, crop, (nw, nh))
+    } else {
+        let crop = (x0 as f64, y0 as f64, cw as f64, ch as f64);
+        super::resize_u16(
+            &decoded.pixels,
+            (cols, rows),
+            crop,
+            (nw, nh),
+            FilterType::Lanczos3,
+        )
+        .map(|v| v.into_iter().map(f32::from).collect())
+    }
     .unwrap_or_else(|| {
         // Nearest-neighbour fallback (not expected to be needed).
         (0..nw * nh)
             .map(|i| {
                 let sx = x0 + ((i % nw) * cw / nw).min(cw - 1);
                 let sy = y0 + ((i / nw) * ch / nh).min(ch - 1);
-                decoded.pixels[sy * cols + sx]
+                f32::from(decoded.pixels[sy * cols + sx])
             })
             .collect()
     });
     let pad_top = (th - nh) / 2;
     for (y, row) in resized.chunks_exact(nw).enumerate() {
         let out = &mut tensor[(pad_top + y) * tw..(pad_top + y) * tw + nw];
-        for (x, &v) in row.iter().enumerate() {
-            let tx = if hflip { nw - 1 - x } else { x };
-            out[tx] = map(v as f32);
+        // Mapped in order, then mirrored: a loop that vectorizes.
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = map(v);
+        }
+        if hflip {
+            out.reverse();
         }
     }
     Placed {

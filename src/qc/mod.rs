@@ -7,13 +7,14 @@
 //!
 //! Detection runs on a small area-averaged copy of the image (long side at
 //! most [`WORK_SIZE`] pixels, made by `fast_image_resize`), so the crate's own
-//! per-pixel loops stay cheap even in debug builds; only the final resize
-//! touches every stored pixel, inside `fast_image_resize`.
+//! per-pixel loops stay cheap; only the final resize (`resample`) touches
+//! every stored pixel of the breast box.
 
 pub mod geometry;
 pub mod inversion;
 pub mod laterality;
 pub mod normalize;
+pub mod resample;
 
 use fast_image_resize as fr;
 
