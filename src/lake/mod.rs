@@ -8,6 +8,7 @@ pub mod check;
 pub mod manifest;
 pub mod merge;
 pub mod schema;
+pub mod tensor_chunk;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

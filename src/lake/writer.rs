@@ -17,13 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::array::{Array, FixedSizeListArray};
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 
 /// Parquet path of the `images.tensor` samples.
 fn tensor_item_path() -> ColumnPath {
@@ -37,6 +39,7 @@ use crate::lake::Layout;
 use crate::lake::batch::{LakeRow, to_batch};
 use crate::lake::manifest::{DEFAULT_TENSOR_SHAPE, DatasetInfo, FileEntry, IngestRun, Manifest};
 use crate::lake::schema::Table;
+use crate::lake::tensor_chunk::TensorChunk;
 
 /// Names a point of the commit where a test may make the process abort, to
 /// show that a killed writer leaves a consistent lake
@@ -103,14 +106,22 @@ enum OpenFile {
 
 /// One row group's Parquet column chunks, encoded by [`GroupEncoder`].
 pub struct EncodedGroup {
-    chunks: Vec<ArrowColumnChunk>,
+    chunks: Vec<Chunk>,
     rows: usize,
+}
+
+/// A column chunk encoded by arrow-rs, or the tensor's, by [`TensorChunk`].
+enum Chunk {
+    Arrow(ArrowColumnChunk),
+    Tensor(bytes::Bytes, ColumnCloseResult),
 }
 
 /// Encodes row groups of one table on any thread, so that the tensors of an
 /// image ingest are encoded by the workers that made them, not by the one
 /// thread that writes the file (encoding is most of the write's CPU);
-/// [`PartWriter::append_group`] then writes the groups in order.
+/// [`PartWriter::append_group`] then writes the groups in order. The tensor
+/// column is encoded by [`TensorChunk`] (same format, a fraction of the CPU
+/// of arrow-rs's generic column writer), every other column by arrow-rs.
 #[derive(Clone)]
 pub struct GroupEncoder {
     factory: Arc<ArrowRowGroupWriterFactory>,
@@ -120,6 +131,9 @@ pub struct GroupEncoder {
     dir: PathBuf,
     /// Rows a row group should hold.
     pub group_rows: usize,
+    /// The tensor column's field and leaf index and its Parquet column,
+    /// which [`TensorChunk`] encodes.
+    tensor: Option<(usize, usize, ColumnDescPtr)>,
 }
 
 /// Rows converted to Arrow and handed to the column writers at a time
@@ -131,11 +145,24 @@ impl GroupEncoder {
     pub fn encode<R: LakeRow>(&self, rows: &[R]) -> Result<EncodedGroup> {
         let parquet = Error::parquet(&self.dir);
         let mut writers = self.factory.create_column_writers(0).map_err(&parquet)?;
+        let mut tensor = self.tensor.as_ref().map(|(field, leaf, descr)| {
+            let samples = rows.len() * self.tensor_shape.0 * self.tensor_shape.1;
+            (*field, *leaf, TensorChunk::new(descr.clone(), samples))
+        });
         for slice in rows.chunks(ENCODE_SLICE_ROWS) {
             // `to_batch` validates what it builds.
             let batch = to_batch(slice, self.tensor_shape)?;
             let mut next = writers.iter_mut();
-            for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            for (i, (field, column)) in self.schema.fields().iter().zip(batch.columns()).enumerate()
+            {
+                if let Some((_, _, chunk)) = tensor.as_mut().filter(|(f, ..)| *f == i) {
+                    let list = column.as_any().downcast_ref::<FixedSizeListArray>();
+                    let list =
+                        list.ok_or_else(|| Error::Other("tensor is not a fixed-size list".into()))?;
+                    chunk.write(list).map_err(&parquet)?;
+                    next.next();
+                    continue;
+                }
                 for leaf in compute_leaves(field, column).map_err(&parquet)? {
                     let writer = next.next().ok_or_else(|| {
                         Error::Other(format!("{}: more leaf columns than writers", field.name()))
@@ -144,11 +171,17 @@ impl GroupEncoder {
                 }
             }
         }
-        let chunks = writers
-            .into_iter()
-            .map(|w| w.close())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(&parquet)?;
+        let mut tensor = tensor.map(|(_, leaf, chunk)| (leaf, chunk));
+        let mut chunks = Vec::with_capacity(writers.len());
+        for (leaf, writer) in writers.into_iter().enumerate() {
+            chunks.push(match tensor.take_if(|(l, _)| *l == leaf) {
+                Some((_, chunk)) => {
+                    let (bytes, close) = chunk.close().map_err(&parquet)?;
+                    Chunk::Tensor(bytes, close)
+                }
+                None => Chunk::Arrow(writer.close().map_err(&parquet)?),
+            });
+        }
         Ok(EncodedGroup {
             chunks,
             rows: rows.len(),
@@ -229,8 +262,19 @@ impl PartWriter {
             ArrowWriter::try_new(std::io::sink(), schema.clone(), Some(self.props.clone()))
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(Error::parquet(&self.tmp_dir))?;
+        // The tensor's leaf column, as the file's schema describes it.
+        let leaves = ArrowSchemaConverter::new()
+            .with_coerce_types(self.props.coerce_types())
+            .convert(&schema)
+            .map_err(Error::parquet(&self.tmp_dir))?;
+        let tensor = schema.index_of("tensor").ok().and_then(|field| {
+            let path = tensor_item_path();
+            let leaf = leaves.columns().iter().position(|c| *c.path() == path)?;
+            Some((field, leaf, leaves.column(leaf)))
+        });
         Ok(GroupEncoder {
             factory: Arc::new(factory),
+            tensor,
             schema,
             tensor_shape: self.tensor_shape,
             dir: self.tmp_dir.clone(),
@@ -253,9 +297,11 @@ impl PartWriter {
         };
         let mut row_group = writer.next_row_group().map_err(&parquet)?;
         for chunk in group.chunks {
-            chunk
-                .append_to_row_group(&mut row_group)
-                .map_err(&parquet)?;
+            match chunk {
+                Chunk::Arrow(chunk) => chunk.append_to_row_group(&mut row_group),
+                Chunk::Tensor(bytes, close) => row_group.append_column(&bytes, close),
+            }
+            .map_err(&parquet)?;
         }
         row_group.close().map_err(&parquet)?;
         *rows += group.rows as u64;
