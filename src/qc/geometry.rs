@@ -5,8 +5,6 @@
 //! (`fast_image_resize`) when enlarging; anchor at the left edge, centre
 //! vertically, zero-pad; and map boxes with the same transform.
 
-use fast_image_resize::FilterType;
-
 use super::Work;
 use crate::decode::Decoded;
 
@@ -130,14 +128,8 @@ pub fn place(
         super::resample::area_downscale(&decoded.pixels, cols, crop, (nw, nh))
     } else {
         let crop = (x0 as f64, y0 as f64, cw as f64, ch as f64);
-        super::resize_u16(
-            &decoded.pixels,
-            (cols, rows),
-            crop,
-            (nw, nh),
-            FilterType::Lanczos3,
-        )
-        .map(|v| v.into_iter().map(f32::from).collect())
+        super::resample::lanczos_enlarge(&decoded.pixels, (cols, rows), crop, (nw, nh))
+            .map(|v| v.into_iter().map(f32::from).collect())
     }
     .unwrap_or_else(|| {
         // Nearest-neighbour fallback (not expected to be needed).

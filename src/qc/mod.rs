@@ -6,7 +6,7 @@
 //! field of an `images` row plus the H×W tensor.
 //!
 //! Detection runs on a small area-averaged copy of the image (long side at
-//! most [`WORK_SIZE`] pixels, made by `fast_image_resize`), so the crate's own
+//! most [`WORK_SIZE`] pixels, made by `resample`), so the crate's own
 //! per-pixel loops stay cheap; only the final resize (`resample`) touches
 //! every stored pixel of the breast box.
 
@@ -15,8 +15,6 @@ pub mod inversion;
 pub mod laterality;
 pub mod normalize;
 pub mod resample;
-
-use fast_image_resize as fr;
 
 use crate::decode::Decoded;
 use crate::record::ImageRow;
@@ -191,10 +189,10 @@ impl Work {
         let f = max_side as f64 / long as f64;
         let w = ((cols as f64 * f).round() as usize).max(1);
         let h = ((rows as f64 * f).round() as usize).max(1);
-        // k × k blocks are averaged first (a plain loop, far cheaper
-        // per pixel than a convolution), keeping at least twice the output
-        // size; the box filter then averages the rest. Both are area
-        // averages, so the copy is the same up to rounding.
+        // k × k blocks are averaged first (a plain loop, cheaper per pixel
+        // than weighted sums), keeping at least twice the output size; the
+        // area average then does the rest. Both are area averages, so the
+        // copy is the same up to rounding.
         // A power of two: the block loop then adds sample pairs as words.
         let k = match long / (2 * max_side) {
             0 | 1 => 1,
@@ -206,18 +204,8 @@ impl Work {
             Some((px, bw, bh)) => (px.as_slice(), (*bw, *bh)),
             None => (decoded.pixels.as_slice(), (cols, rows)),
         };
-        match resize_u16(
-            source,
-            size,
-            (0.0, 0.0, size.0 as f64, size.1 as f64),
-            (w, h),
-            fr::FilterType::Box,
-        ) {
-            Some(small) => Work {
-                w,
-                h,
-                px: small.into_iter().map(|v| v as f32).collect(),
-            },
+        match resample::area_downscale(source, size.0, (0, 0, size.0, size.1), (w, h)) {
+            Some(px) => Work { w, h, px },
             None => Work {
                 w: cols,
                 h: rows,
@@ -225,36 +213,6 @@ impl Work {
             },
         }
     }
-}
-
-/// Resizes the `(left, top, width, height)` crop of a `size = (w, h)` u16
-/// image into `out = (w, h)` with a convolution filter (the kernel widens
-/// with the reduction, so downscaling averages areas). `None` on a
-/// `fast_image_resize` error (never expected for valid sizes).
-pub(crate) fn resize_u16(
-    pixels: &[u16],
-    size: (usize, usize),
-    crop: (f64, f64, f64, f64),
-    out: (usize, usize),
-    filter: fr::FilterType,
-) -> Option<Vec<u16>> {
-    use fr::images::{TypedImage, TypedImageRef};
-    use fr::pixels::U16;
-    // SAFETY: `U16` is a `#[repr(C)]` wrapper of one `u16` (plus a
-    // zero-sized marker), valid for every bit pattern, with u16's alignment.
-    let (prefix, typed, suffix) = unsafe { pixels.align_to::<U16>() };
-    if !prefix.is_empty() || !suffix.is_empty() {
-        return None;
-    }
-    let src = TypedImageRef::new(size.0 as u32, size.1 as u32, typed).ok()?;
-    let mut dst = TypedImage::<U16>::new(out.0 as u32, out.1 as u32);
-    let options = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(filter))
-        .crop(crop.0, crop.1, crop.2, crop.3);
-    fr::Resizer::new()
-        .resize_typed(&src, &mut dst, &options)
-        .ok()?;
-    Some(dst.pixels().iter().map(|p| p.0).collect())
 }
 
 /// Runs polarity, laterality, normalization and geometry on one image.

@@ -9,6 +9,8 @@
 //! loop the compiler vectorizes), so the horizontal pass only sees output
 //! rows. Enlarging still goes through `fast_image_resize` (Lanczos-3).
 
+use fast_image_resize as fr;
+
 /// The source samples and weights of each output pixel along one axis:
 /// output `i` is `Σ_k weight[i·taps + k] · source[start[i] + k]`.
 struct Axis {
@@ -115,6 +117,34 @@ fn horizontal<const T: usize>(sums: &[f32], xs: &Axis, out: &mut [f32]) {
         }
         *o = acc;
     }
+}
+
+/// Enlarges the `(left, top, width, height)` crop of a `size = (w, h)` u16
+/// image into `out = (w, h)` with `fast_image_resize`'s Lanczos-3. `None`
+/// on its error (never expected for valid sizes).
+pub fn lanczos_enlarge(
+    pixels: &[u16],
+    size: (usize, usize),
+    crop: (f64, f64, f64, f64),
+    out: (usize, usize),
+) -> Option<Vec<u16>> {
+    use fr::images::{TypedImage, TypedImageRef};
+    use fr::pixels::U16;
+    // SAFETY: `U16` is a `#[repr(C)]` wrapper of one `u16` (plus a
+    // zero-sized marker), valid for every bit pattern, with u16's alignment.
+    let (prefix, typed, suffix) = unsafe { pixels.align_to::<U16>() };
+    if !prefix.is_empty() || !suffix.is_empty() {
+        return None;
+    }
+    let src = TypedImageRef::new(size.0 as u32, size.1 as u32, typed).ok()?;
+    let mut dst = TypedImage::<U16>::new(out.0 as u32, out.1 as u32);
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+        .crop(crop.0, crop.1, crop.2, crop.3);
+    fr::Resizer::new()
+        .resize_typed(&src, &mut dst, &options)
+        .ok()?;
+    Some(dst.pixels().iter().map(|p| p.0).collect())
 }
 
 #[cfg(test)]
