@@ -87,10 +87,11 @@ fn limits(table: Table, tensor_shape: (usize, usize)) -> (usize, usize) {
     match table {
         Table::Images => {
             let pixels = (tensor_shape.0 * tensor_shape.1).max(1);
-            // ~32 MiB of tensor per row group (a row group is what one
-            // thread encodes, see `GroupEncoder`), ~1 GiB per file.
-            let group = (16 * 1024 * 1024 / pixels).clamp(1, 65536);
-            (group, group * 32)
+            // ~8 MiB of tensor per row group (a row group is what one
+            // thread encodes, see `GroupEncoder`; the rows of a group or
+            // two wait in memory meanwhile), ~1 GiB per file.
+            let group = (4 * 1024 * 1024 / pixels).clamp(1, 65536);
+            (group, group * 128)
         }
         _ => (128 * 1024, 4 * 1024 * 1024),
     }

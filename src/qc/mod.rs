@@ -143,12 +143,13 @@ impl Processed {
         }
     }
 
-    /// Copies the QC, geometry and tensor fields into an `images` row.
-    pub fn fill_row(&self, row: &mut ImageRow) {
+    /// Moves the QC, geometry and tensor fields into an `images` row (the
+    /// tensor is moved, not copied).
+    pub fn fill_row(self, row: &mut ImageRow) {
         row.intensity_inverted = self.intensity_inverted;
-        row.inversion_reason = self.inversion_reason.clone();
+        row.inversion_reason = self.inversion_reason;
         row.inversion_score = self.inversion_score;
-        row.chest_wall_side = self.chest_wall_side.clone();
+        row.chest_wall_side = self.chest_wall_side;
         row.laterality_score = self.laterality_score;
         row.laterality_flipped = self.laterality_flipped;
         row.hflip_applied = self.hflip_applied;
@@ -161,8 +162,8 @@ impl Processed {
         row.scale = self.scale;
         row.pad_left = self.pad_left;
         row.pad_top = self.pad_top;
-        row.qc_method = Some(self.qc_method.clone());
-        row.tensor = self.tensor.clone();
+        row.qc_method = Some(self.qc_method);
+        row.tensor = self.tensor;
     }
 }
 
@@ -578,10 +579,12 @@ mod tests {
         let p = process(&d, Some("L"), &QcOptions::default());
         let mut row = ImageRow::default();
         d.fill_row(&mut row);
+        let (crop_x0, tensor) = (p.crop_x0, p.tensor.clone());
         p.fill_row(&mut row);
         assert_eq!(row.columns, 300);
         assert_eq!(row.qc_method.as_deref(), Some("component"));
+        assert_eq!(row.tensor, tensor);
         assert_eq!(row.tensor.len(), 512 * 512);
-        assert_eq!(row.crop_x0, p.crop_x0);
+        assert_eq!(row.crop_x0, crop_x0);
     }
 }
