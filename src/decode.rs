@@ -667,6 +667,7 @@ impl SampleStats {
     /// [`Self::clamp`] for samples that are only borrowed (a memory-mapped
     /// file): returns `px`, or a clamped copy of it in `spare` when some
     /// sample is above `max`.
+    #[inline]
     fn scan<'a>(&mut self, px: &'a [u16], max: u16, spare: &'a mut Vec<u16>) -> &'a [u16] {
         let (lo, hi) = range_of(px);
         if hi <= max {
@@ -683,6 +684,7 @@ impl SampleStats {
 
 /// `(min, max)` of `px` (`(u16::MAX, 0)` when empty): one pass that
 /// vectorizes.
+#[inline(always)]
 fn range_of(px: &[u16]) -> (u16, u16) {
     px.iter()
         .fold((u16::MAX, 0u16), |(lo, hi), &v| (lo.min(v), hi.max(v)))

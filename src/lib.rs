@@ -21,6 +21,7 @@ pub mod qc;
 pub mod query;
 pub mod record;
 pub mod shard;
+pub(crate) mod simd;
 pub mod synth;
 
 pub use error::{Error, Result};

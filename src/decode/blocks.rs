@@ -24,7 +24,7 @@ pub(crate) fn block_average(
 }
 
 /// Adds one row to the per-block column sums (`f` columns a block).
-#[inline]
+#[inline(always)]
 pub(crate) fn add_row(sums: &mut [u32], row: &[u16], f: usize) {
     if f == 2 {
         let pairs = row.chunks_exact(2);
@@ -54,6 +54,7 @@ pub(crate) fn add_row(sums: &mut [u32], row: &[u16], f: usize) {
 
 /// Appends one row of block averages (rounded) of `height` rows and clears
 /// the sums.
+#[inline]
 pub(crate) fn emit(sums: &mut [u32], out: &mut Vec<u16>, cols: usize, f: usize, height: usize) {
     let full = cols / f;
     if height == f && f.is_power_of_two() {

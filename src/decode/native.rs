@@ -146,6 +146,7 @@ pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
     Some(stream(path, value, header, stored, bits_allocated == 16))
 }
 
+crate::simd::avx2_dispatch! {
 /// Hashes, clamps and (with a reduction) box-averages the PixelData `value`,
 /// a chunk of rows at a time.
 fn stream(
@@ -192,6 +193,7 @@ fn stream(
     hasher.update(&value[pixels.len()..]);
     let sha = hex::encode(hasher.finalize());
     super::build(path, header, s, out, sha, stats)
+}
 }
 
 /// One stored row as samples: the little-endian 16-bit bytes viewed in

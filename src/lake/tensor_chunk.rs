@@ -173,6 +173,7 @@ fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
+crate::simd::avx2_dispatch! {
 /// DELTA_BINARY_PACKED of the samples as INT32 (blocks of 128 deltas in 4
 /// miniblocks of 32, the layout arrow-rs writes too).
 fn delta_binary_packed(samples: &[u16], out: &mut Vec<u8>) {
@@ -212,8 +213,10 @@ fn delta_binary_packed(samples: &[u16], out: &mut Vec<u8>) {
         }
     }
 }
+}
 
 /// Bit-packs 32 values of `width` bits, least significant bit first.
+#[inline(always)]
 fn pack(values: &[u32; MINIBLOCK], width: u8, out: &mut Vec<u8>) {
     macro_rules! widths {
         ($($w:literal)*) => {
@@ -228,6 +231,7 @@ fn pack(values: &[u32; MINIBLOCK], width: u8, out: &mut Vec<u8>) {
 }
 
 /// [`pack`] with the width a constant: the loop unrolls into shifts.
+#[inline(always)]
 fn pack_width<const W: u32>(values: &[u32; MINIBLOCK], out: &mut Vec<u8>) {
     let mut words = [0u32; 32];
     for (i, &v) in values.iter().enumerate() {

@@ -247,27 +247,45 @@ fn neighbour_median(
     }
 }
 
-/// Mean over the `(2r+1)²` square around each pixel (edges clamped), from a
-/// summed-area table.
+/// Mean over the `(2r+1)²` square around each pixel (edges clamped): the
+/// mean of each row's window, then the mean of those over the column's
+/// window (the square is a product of the two, so this is its mean), in
+/// loops that vectorize.
 pub(super) fn box_mean(px: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
-    let mut table = vec![0.0f64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0.0f64;
-        for x in 0..w {
-            row += px[y * w + x] as f64;
-            table[(y + 1) * (w + 1) + x + 1] = table[y * (w + 1) + x + 1] + row;
+    let window = |i: usize, n: usize| (i.saturating_sub(r), (i + r + 1).min(n));
+    // Row sums as shifted adds of whole rows, then divided by each
+    // window's width.
+    let inverse: Vec<f32> = (0..w)
+        .map(|x| window(x, w))
+        .map(|(a, b)| 1.0 / (b - a) as f32)
+        .collect();
+    let mut rows = px[..w * h].to_vec();
+    for (src, dst) in px
+        .chunks_exact(w.max(1))
+        .zip(rows.chunks_exact_mut(w.max(1)))
+    {
+        for k in 1..=r.min(w.saturating_sub(1)) {
+            for (d, s) in dst[k..].iter_mut().zip(src) {
+                *d += s;
+            }
+            for (d, s) in dst.iter_mut().zip(&src[k..]) {
+                *d += s;
+            }
+        }
+        for (d, i) in dst.iter_mut().zip(&inverse) {
+            *d *= i;
         }
     }
     let mut out = vec![0.0f32; w * h];
-    for y in 0..h {
-        let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (xa, xb) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum =
-                table[yb * (w + 1) + xb] - table[ya * (w + 1) + xb] - table[yb * (w + 1) + xa]
-                    + table[ya * (w + 1) + xa];
-            out[y * w + x] = (sum / ((yb - ya) * (xb - xa)) as f64) as f32;
+    for (y, dst) in out.chunks_exact_mut(w.max(1)).enumerate() {
+        let (a, b) = window(y, h);
+        for src in rows[a * w..b * w].chunks_exact(w) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d += s;
+            }
         }
+        let n = (b - a) as f32;
+        dst.iter_mut().for_each(|d| *d /= n);
     }
     out
 }
@@ -323,6 +341,28 @@ pub fn display_copy(work: &Work, inverted: bool) -> Work {
 mod tests {
     use super::super::testimg::{Spec, image};
     use super::*;
+
+    #[test]
+    fn box_mean_is_the_mean_over_the_clamped_square() {
+        let (w, h) = (7, 5);
+        let px: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 101) as f32).collect();
+        for r in [0, 1, 2, 9] {
+            let got = box_mean(&px, w, h, r);
+            for y in 0..h {
+                for x in 0..w {
+                    let (xa, xb) = (x.saturating_sub(r), (x + r + 1).min(w));
+                    let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
+                    let cells: Vec<f32> = (ya..yb)
+                        .flat_map(|yy| (xa..xb).map(move |xx| (xx, yy)))
+                        .map(|(xx, yy)| px[yy * w + xx])
+                        .collect();
+                    let want = cells.iter().sum::<f32>() / cells.len() as f32;
+                    assert!((got[y * w + x] - want).abs() < 1e-3, "r {r} at ({x}, {y})");
+                }
+            }
+        }
+        assert!(box_mean(&[], 0, 0, 1).is_empty());
+    }
 
     #[test]
     fn header_and_content_combine_as_the_schema_says() {

@@ -49,6 +49,7 @@ impl Axis {
     }
 }
 
+crate::simd::avx2_dispatch! {
 /// Area-averages the `(x0, y0, width, height)` crop of a `cols`-wide image
 /// into `out = (w, h)` values, row-major. `None` when the crop is not inside
 /// `px`, or `out` is empty or larger than the crop on either axis.
@@ -104,8 +105,10 @@ pub fn area_downscale(
     }
     Some(result)
 }
+}
 
 /// One output row of the horizontal pass, `T` taps a pixel.
+#[inline(always)]
 fn horizontal<const T: usize>(sums: &[f32], xs: &Axis, out: &mut [f32]) {
     for ((o, &s), w) in out.iter_mut().zip(&xs.start).zip(xs.weight.chunks_exact(T)) {
         let (Some(window), Ok(w)) = (sums.get(s..s + T), <&[f32; T]>::try_from(w)) else {
