@@ -70,14 +70,21 @@ pub fn area_downscale(
     let mut result = vec![0f32; w * h];
     for (i, out) in result.chunks_exact_mut(w).enumerate() {
         // Vertical: the weighted sum of the covered source rows.
-        column_sums.fill(0.0);
+        // The first covered row sets the sums (no clearing pass).
         let weights = &ys.weight[i * ys.taps..(i + 1) * ys.taps];
+        let mut first = true;
         for (k, &wy) in weights.iter().enumerate().filter(|(_, w)| **w > 0.0) {
             let y = y0 + ys.start[i] + k;
             let row = &px[y * cols + x0..y * cols + x0 + cw];
-            for (s, &v) in column_sums.iter_mut().zip(row) {
-                *s += wy * f32::from(v);
+            let sums = column_sums.iter_mut().zip(row);
+            if std::mem::take(&mut first) {
+                sums.for_each(|(s, &v)| *s = wy * f32::from(v));
+            } else {
+                sums.for_each(|(s, &v)| *s += wy * f32::from(v));
             }
+        }
+        if first {
+            column_sums.fill(0.0);
         }
         // Horizontal: the same over the column sums, with the tap count a
         // constant where it is small (an unrolled loop).
