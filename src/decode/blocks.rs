@@ -3,6 +3,7 @@
 //! (`crate::qc::Work`) shrink images with before any convolution. The last
 //! block of a row or column averages the samples it has.
 
+crate::simd::avx2_dispatch! {
 /// Averages `f × f` blocks of a `cols × rows` image:
 /// `(pixels, cols.div_ceil(f), rows.div_ceil(f))`.
 pub(crate) fn block_average(
@@ -21,6 +22,7 @@ pub(crate) fn block_average(
         }
     }
     (out, w, h)
+}
 }
 
 /// Adds one row to the per-block column sums (`f` columns a block).
