@@ -5,10 +5,14 @@
 //! 1. Film borders (uniform bright bands along an edge that end in a step)
 //!    are peeled off as frame.
 //! 2. A quadratic background surface (gradients, vignetting) is fitted to
-//!    the lower envelope of the remaining pixels (from the darkest 30 %, or
-//!    10 % when that leaves under a tenth of the image as tissue: a breast
-//!    much larger than its background) and subtracted; tissue is what lies
-//!    more than 4σ of the background's residual above it.
+//!    the lower envelope of the remaining pixels and subtracted; tissue is
+//!    what lies more than 4σ of the background's residual above it. The fit
+//!    starts from the darkest 30 % or from the darkest 10 %, whichever
+//!    leaves a background closer to "smooth surface plus white noise" (its
+//!    spread about the surface against its pixel-to-pixel noise): a breast
+//!    filling most of the image leaves a mere crescent of air, the darkest
+//!    30 % then hold fat too, and a fit through air and fat is far noisier
+//!    than one through air alone.
 //! 3. An opening with a square of side ≈ 5 % of the short side removes thin
 //!    bright structures (burned-in text, rulers, scanner lines); the
 //!    largest remaining component is the breast, grown back into the tissue
@@ -16,9 +20,12 @@
 //! 4. Three votes, each positive for "left", are summed: the component's
 //!    mass centroid against the image centre, its taper (the breast is tall
 //!    at the chest wall and narrow at the nipple, measured 5–15 % inside the
-//!    box holding 98 % of its mass) and its contact length with each side
-//!    edge (inside any peeled film border). An offset breast still has its
-//!    centroid and its tall end on the chest-wall side.
+//!    box holding 98 % of its mass) and its contact with each side: the rows
+//!    it is cut off in, at the image edge (inside any peeled film border)
+//!    or flush with the box's end (a chest wall inside the image is a
+//!    straight cut too; a nipple-side skin line is a curve that reaches the
+//!    box's end only near the nipple). An offset breast still has its
+//!    centroid and its tall, straight end on the chest-wall side.
 //!
 //! The published baseline ([`edge_window`]) compares the standard deviation
 //! of the 25 outermost stored columns on each side.
@@ -198,7 +205,7 @@ fn fit_quadratic(s: &[f32], w: usize, h: usize, select: &[bool]) -> Option<[f64;
             let f = quadratic_terms(x, y, w, h);
             for a in 0..6 {
                 rhs[a] += f[a] * s[i] as f64;
-                for b in 0..6 {
+                for b in a..6 {
                     m[a][b] += f[a] * f[b];
                 }
             }
@@ -206,6 +213,13 @@ fn fit_quadratic(s: &[f32], w: usize, h: usize, select: &[bool]) -> Option<[f64;
     }
     if n < 24 {
         return None;
+    }
+    // Only the upper triangle was summed; mirror it.
+    let upper = m;
+    for (a, row) in m.iter_mut().enumerate() {
+        for (b, v) in row.iter_mut().enumerate().take(a) {
+            *v = upper[b][a];
+        }
     }
     solve(m, rhs)
 }
@@ -243,19 +257,41 @@ fn solve<const N: usize>(mut m: [[f64; N]; N], mut r: [f64; N]) -> Option<[f64; 
     Some(out)
 }
 
+/// A background fit: the smoothed copy's height above a quadratic surface.
+struct Background {
+    /// Smoothed copy minus the surface.
+    residual: Vec<f32>,
+    /// Robust spread of the residual over the background pixels.
+    sigma: f32,
+    /// How far the background departs from "a smooth surface plus white
+    /// noise": the spread of the unsmoothed pixels about the surface over
+    /// the spread of their high-pass residual (both over the background
+    /// pixels, robustly, the latter scaled to the noise's σ). About 1 for
+    /// air; well above 1 when the fit sits on a mix of air and tissue.
+    excess: f32,
+}
+
+/// The fit from the darkest 10 % replaces the one from the darkest 30 % when
+/// the latter's [`Background::excess`] is larger by more than this factor
+/// (5 % in spread, about 10 % of the noise's variance: more than a smooth
+/// gradient fitted over a larger area adds, far less than the tissue a
+/// mixed fit takes in, which doubles the spread or more).
+const MIXED: f32 = 1.05;
+
 /// The smoothed copy's height above its background: a quadratic surface
 /// (gradients, vignetting) fitted to the lower envelope of the non-frame
-/// pixels, starting from the darkest 30 % and refitted to the pixels within
-/// (-3σ, +1.5σ) of it (σ from the median absolute residual), so tissue,
-/// which lies above the background, and dark label boxes, below it, drop
-/// out. Returns the residuals and σ.
+/// pixels, starting from the darkest `start` share and refitted to the
+/// pixels within (-3σ, +1.5σ) of it (σ from the median absolute residual),
+/// so tissue, which lies above the background, and dark label boxes, below
+/// it, drop out. `raw` is the unsmoothed copy, for [`Background::excess`].
 fn above_background(
+    raw: &[f32],
     s: &[f32],
     w: usize,
     h: usize,
     frame: &[bool],
     start: f64,
-) -> Option<(Vec<f32>, f32)> {
+) -> Option<Background> {
     let inside: Vec<f32> = s
         .iter()
         .zip(frame)
@@ -268,29 +304,99 @@ fn above_background(
         .zip(frame)
         .map(|(&v, &f)| !f && v <= start)
         .collect();
-    let mut residual = vec![0.0f32; w * h];
+    // The fit samples every other row and column; so do σ, the
+    // reselection and the excess, until the final surface.
+    let fxs: Vec<f64> = (0..w).map(|x| quadratic_terms(x, 0, w, h)[1]).collect();
+    // Per row the surface is a quadratic in x alone.
+    let row_terms = |c: &[f64; 6], y: usize| {
+        let fy = quadratic_terms(0, y, w, h)[2];
+        (c[0] + c[2] * fy + c[5] * fy * fy, c[1] + c[4] * fy, c[3])
+    };
+    let level = |(a0, a1, a2): (f64, f64, f64), x: usize| {
+        let fx = fxs[x];
+        (a0 + fx * (a1 + a2 * fx)) as f32
+    };
+    let mut c = [0.0f64; 6];
     let mut sigma = 0.0f32;
+    let mut deviations = Vec::new();
     for _ in 0..6 {
-        let c = fit_quadratic(s, w, h, &select)?;
-        for y in 0..h {
-            for x in 0..w {
-                let f = quadratic_terms(x, y, w, h);
-                let surface: f64 = f.iter().zip(&c).map(|(a, b)| a * b).sum();
-                residual[y * w + x] = s[y * w + x] - surface as f32;
+        c = fit_quadratic(s, w, h, &select)?;
+        let grid_residual = |y: usize| {
+            let terms = row_terms(&c, y);
+            (0..w).step_by(2).map(move |x| (y * w + x, level(terms, x)))
+        };
+        deviations.clear();
+        for y in (0..h).step_by(2) {
+            for (i, surface) in grid_residual(y) {
+                if select[i] {
+                    deviations.push((s[i] - surface).abs());
+                }
             }
         }
-        let deviations: Vec<f32> = residual
-            .iter()
-            .zip(&select)
-            .filter(|&(_, &k)| k)
-            .map(|(r, _)| r.abs())
-            .collect();
         sigma = (1.4826 * quantile(&deviations, 0.5)?).max(1e-4);
-        for ((k, &r), &f) in select.iter_mut().zip(&residual).zip(frame) {
-            *k = !f && r > -3.0 * sigma && r < 1.5 * sigma;
+        let mut changed = false;
+        for y in (0..h).step_by(2) {
+            for (i, surface) in grid_residual(y) {
+                let r = s[i] - surface;
+                let keep = !frame[i] && r > -3.0 * sigma && r < 1.5 * sigma;
+                changed |= keep != select[i];
+                select[i] = keep;
+            }
+        }
+        // Converged: the next fit would be the same.
+        if !changed {
+            break;
         }
     }
-    Some((residual, sigma))
+    let mut residual = vec![0.0f32; w * h];
+    let (mut spread, mut noise) = (Vec::new(), Vec::new());
+    for y in 0..h {
+        let terms = row_terms(&c, y);
+        for x in 0..w {
+            let i = y * w + x;
+            let surface = level(terms, x);
+            residual[i] = s[i] - surface;
+            // Excess spread over the interior background pixels of the
+            // grid: |pixel - surface| against |pixel - mean of its 4
+            // neighbours| (1.25 σ² for white noise).
+            let interior = x > 0 && y > 0 && x + 1 < w && y + 1 < h;
+            if interior && x % 2 == 0 && y % 2 == 0 && select[i] {
+                let around = (raw[i - 1] + raw[i + 1] + raw[i - w] + raw[i + w]) / 4.0;
+                spread.push((raw[i] - surface).abs());
+                noise.push((raw[i] - around).abs());
+            }
+        }
+    }
+    let excess = match (quantile(&spread, 0.5), quantile(&noise, 0.5)) {
+        (Some(a), Some(b)) => a / (b / 1.25f32.sqrt()).max(1e-6),
+        _ => f32::INFINITY,
+    };
+    Some(Background {
+        residual,
+        sigma,
+        excess,
+    })
+}
+
+/// The background fit from the darkest 30 % of the pixels, or the one from
+/// the darkest 10 % when it is clearly more noise-like ([`MIXED`]): a
+/// breast filling most of the image leaves only a crescent of air, the
+/// darkest 30 % then hold fat too and the fit follows it. Returns the
+/// chosen fit and the 10 % one when it was not chosen.
+fn background(
+    raw: &[f32],
+    s: &[f32],
+    w: usize,
+    h: usize,
+    frame: &[bool],
+) -> Option<(Background, Option<Background>)> {
+    let upper = above_background(raw, s, w, h, frame, 0.3);
+    let lower = above_background(raw, s, w, h, frame, 0.1);
+    match (upper, lower) {
+        (Some(u), Some(l)) if l.excess * MIXED < u.excess => Some((l, None)),
+        (Some(u), l) => Some((u, l)),
+        (None, l) => l.map(|l| (l, None)),
+    }
 }
 
 /// Erosion (`erode = true`, outside counts as background) or dilation with a
@@ -376,26 +482,25 @@ pub fn segment(display: &Work) -> Segmentation {
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
-    let tissue_of = |start: f64| {
-        let (residual, sigma) = above_background(&smooth, w, h, &frame, start)?;
-        let t = (4.0 * sigma).max(0.02);
-        let tissue: Vec<bool> = residual
+    let tissue_of = |fit: Background| -> Vec<bool> {
+        let t = (4.0 * fit.sigma).max(0.02);
+        fit.residual
             .iter()
             .zip(&frame)
             .map(|(&r, &f)| !f && r > t)
-            .collect();
-        Some(tissue)
+            .collect()
     };
-    let Some(mut tissue) = tissue_of(0.3) else {
+    let Some((fit, lower)) = background(&display.px, &smooth, w, h, &frame) else {
         return none;
     };
-    // A breast much larger than its background: the darkest 30 % held
-    // tissue and the fit followed it. Start again from the darkest 10 %.
+    let mut tissue = tissue_of(fit);
+    // A breast much larger than its background whose 30 % fit still looked
+    // as noise-like: the 10 % fit, all the same.
     let inside = frame.iter().filter(|&&f| !f).count();
     if tissue.iter().filter(|&&t| t).count() * 10 < inside
-        && let Some(lower) = tissue_of(0.1)
+        && let Some(lower) = lower
     {
-        tissue = lower;
+        tissue = tissue_of(lower);
     }
     let min_area = ((w * h) / 500).max(1);
     let r = ((w.min(h) as f64 * 0.025).round() as usize).max(1);
@@ -439,30 +544,14 @@ impl Segmentation {
         let mut count = 0usize;
         let mut sum_x = 0.0f64;
         let mut col_height = vec![0usize; w];
-        let edge = ((w as f64 * 0.02).round() as usize).max(1);
-        let (mut touch_left, mut touch_right) = (0usize, 0usize);
-        for y in 0..h {
-            let row = &mask[y * w..(y + 1) * w];
-            // The edge a row's tissue can touch: inside any film border.
-            let (left_edge, right_edge) = match self.frame.get(y * w..(y + 1) * w) {
-                Some(f) => (
-                    f.iter().take_while(|&&b| b).count(),
-                    f.iter().rev().take_while(|&&b| b).count(),
-                ),
-                None => (0, 0),
-            };
-            let (mut l, mut r) = (false, false);
+        for row in mask.chunks_exact(w) {
             for (x, &m) in row.iter().enumerate() {
                 if m {
                     count += 1;
                     sum_x += x as f64 + 0.5;
                     col_height[x] += 1;
-                    l |= x < left_edge + edge;
-                    r |= x + right_edge + edge >= w;
                 }
             }
-            touch_left += l as usize;
-            touch_right += r as usize;
         }
         if count == 0 || w < 2 {
             return undecided;
@@ -491,6 +580,29 @@ impl Segmentation {
         let hl = band(x0 as f64 + 0.05 * bw, x0 as f64 + 0.15 * bw);
         let hr = band(x1 as f64 + 1.0 - 0.15 * bw, x1 as f64 + 1.0 - 0.05 * bw);
         let taper = (hl - hr) / hl.max(hr).max(1.0);
+        // Contact: the rows where the breast is cut off on each side. The
+        // chest wall cuts it straight, at the image edge (inside any film
+        // border) or, when the chest wall sits inside the image, along the
+        // breast's own outermost column; a nipple-side skin line is a
+        // curve that reaches the box's end only near the nipple.
+        let edge = ((w as f64 * 0.02).round() as usize).max(1);
+        let (mut touch_left, mut touch_right) = (0usize, 0usize);
+        for (y, row) in mask.chunks_exact(w).enumerate() {
+            let (Some(first), Some(last)) =
+                (row.iter().position(|&m| m), row.iter().rposition(|&m| m))
+            else {
+                continue;
+            };
+            let (left_edge, right_edge) = match self.frame.get(y * w..(y + 1) * w) {
+                Some(f) => (
+                    f.iter().take_while(|&&b| b).count(),
+                    f.iter().rev().take_while(|&&b| b).count(),
+                ),
+                None => (0, 0),
+            };
+            touch_left += (first < left_edge + edge || first <= x0 + edge) as usize;
+            touch_right += (last + right_edge + edge >= w || last + edge >= x1) as usize;
+        }
         let contact = (touch_left as f64 - touch_right as f64) / h as f64;
         let score = centroid + taper + 0.5 * contact;
         let side = if score > 0.0 {
@@ -690,5 +802,52 @@ mod tests {
             ..Spec::default()
         });
         assert_eq!(edge_window(&d).side, Some(Side::Right));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::super::inversion::display_copy;
+    use super::super::testimg::{Spec, image};
+    use super::*;
+
+    /// Segmentation + chest-wall vote time on the 256-pixel working copy
+    /// (min over repeats). Run with `-- --ignored --nocapture`, release.
+    #[test]
+    #[ignore]
+    fn segmentation_timing() {
+        let d = image(Spec {
+            w: 1800,
+            h: 2400,
+            gradient: true,
+            marker: true,
+            noise: 0.03,
+            ..Spec::default()
+        });
+        let display = display_copy(&Work::of(&d, 256), false);
+        let (w, h) = (display.w, display.h);
+        let time = |f: &dyn Fn()| {
+            (0..15)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    for _ in 0..20 {
+                        f();
+                    }
+                    t.elapsed() / 20
+                })
+                .min()
+                .unwrap()
+        };
+        let seg = time(&|| {
+            std::hint::black_box(segment(&display).chest_wall());
+        });
+        let smooth = super::super::inversion::box_mean(&display.px, w, h, 1);
+        let frame = vec![false; w * h];
+        let fit = time(&|| {
+            std::hint::black_box(
+                above_background(&display.px, &smooth, w, h, &frame, 0.3).map(|b| b.sigma),
+            );
+        });
+        println!("{w}x{h}: segment+vote {seg:?}, one background fit {fit:?}");
     }
 }

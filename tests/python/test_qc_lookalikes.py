@@ -103,13 +103,15 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
     check_column(scored, "intensity_inverted")
 
 
-# Known gap (issue 5): with the noise-aware polarity vote, polarity clears
-# 99 % at every seed tried (dev 1, 2, 3, 12345; held out 777, 4242, 31337),
-# but the chest-wall side does not: 96.0-99.0 % (seed 11: 98.7 %). The misses
-# now follow the segmentation, not polarity: dense or wide breasts touching
-# top and bottom whose mask keeps only the brightest tissue, and offset chest
-# walls beside a wide breast touching the nipple-side edge. Not strict;
-# make it a plain test once every seed clears 99 %.
+# Known gap (issue 5): polarity clears 99 % at every seed tried; the
+# chest-wall side nearly does. With the background fit chosen by how
+# noise-like it is and straight cuts counted as contact (300 images per seed):
+# dev seeds 1/2/3/12345/11 99.7/98.7/99.3/98.7/99.0 %, held out
+# 777/4242/31337/90210/5150 99.3/98.7/99.0/99.3/99.0 % (was 96.0-99.0 %).
+# The misses left are wide breasts touching three edges, often with an
+# offset chest wall, a gradient or film borders on every side, where the
+# mask's shape barely tells the chest wall from a cut-off nipple side. Not
+# strict; make it a plain test once every seed clears 99 %.
 @pytest.mark.xfail(strict=False, reason="chest-wall side near or below 99% on some seeds of the look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
     check_column(scored, "laterality_flipped")
