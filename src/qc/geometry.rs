@@ -128,8 +128,14 @@ pub fn place(
         super::resample::area_downscale(&decoded.pixels, cols, crop, (nw, nh))
     } else {
         let crop = (x0 as f64, y0 as f64, cw as f64, ch as f64);
-        super::resample::lanczos_enlarge(&decoded.pixels, (cols, rows), crop, (nw, nh))
-            .map(|v| v.into_iter().map(f32::from).collect())
+        super::resample::convolve(
+            &decoded.pixels,
+            (cols, rows),
+            crop,
+            (nw, nh),
+            fast_image_resize::FilterType::Lanczos3,
+        )
+        .map(|v| v.into_iter().map(f32::from).collect())
     }
     .unwrap_or_else(|| {
         // Nearest-neighbour fallback (not expected to be needed).

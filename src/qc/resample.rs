@@ -7,7 +7,9 @@
 //! source row, with 64-bit integer sums, and was ~8 % of an ingest's CPU.
 //! This one runs the vertical pass first, over contiguous rows in `f32` (a
 //! loop the compiler vectorizes), so the horizontal pass only sees output
-//! rows. Enlarging still goes through `fast_image_resize` (Lanczos-3).
+//! rows. Enlarging still goes through `fast_image_resize` (Lanczos-3), and
+//! so does the small QC working copy (its box filter: the detectors were
+//! tuned and scored on its noise statistics).
 
 use fast_image_resize as fr;
 
@@ -129,14 +131,15 @@ fn horizontal<const T: usize>(sums: &[f32], xs: &Axis, out: &mut [f32]) {
     }
 }
 
-/// Enlarges the `(left, top, width, height)` crop of a `size = (w, h)` u16
-/// image into `out = (w, h)` with `fast_image_resize`'s Lanczos-3. `None`
-/// on its error (never expected for valid sizes).
-pub fn lanczos_enlarge(
+/// Resizes the `(left, top, width, height)` crop of a `size = (w, h)` u16
+/// image into `out = (w, h)` with one of `fast_image_resize`'s convolution
+/// filters. `None` on its error (never expected for valid sizes).
+pub fn convolve(
     pixels: &[u16],
     size: (usize, usize),
     crop: (f64, f64, f64, f64),
     out: (usize, usize),
+    filter: fr::FilterType,
 ) -> Option<Vec<u16>> {
     use fr::images::{TypedImage, TypedImageRef};
     use fr::pixels::U16;
@@ -149,7 +152,7 @@ pub fn lanczos_enlarge(
     let src = TypedImageRef::new(size.0 as u32, size.1 as u32, typed).ok()?;
     let mut dst = TypedImage::<U16>::new(out.0 as u32, out.1 as u32);
     let options = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+        .resize_alg(fr::ResizeAlg::Convolution(filter))
         .crop(crop.0, crop.1, crop.2, crop.3);
     fr::Resizer::new()
         .resize_typed(&src, &mut dst, &options)
