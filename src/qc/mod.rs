@@ -30,9 +30,9 @@ pub const WORK_SIZE: usize = 256;
 /// _Default behavior:_ [`LateralityMethod::Component`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LateralityMethod {
-    /// Largest tissue component after thresholding (Otsu on a
-    /// background-flattened copy) and an opening that removes thin film
-    /// borders and burned-in markers; the side is voted by the component's
+    /// Largest tissue component after thresholding (4σ above a quadratic
+    /// background surface fitted to the darkest pixels) and an opening
+    /// that removes thin film borders and burned-in markers; the side is voted by the component's
     /// mass centroid, its taper (tall at the chest wall, narrow at the
     /// nipple) and its contact with each side edge. Polarity: a
     /// noise-aware flatness vote (`inversion::flatness_vote`: blocks whose
