@@ -281,6 +281,10 @@ fn images_encoded_as_row_groups_on_other_threads_are_written_in_order() {
     writer.write_rows("cmmd", &rows).unwrap();
     let mut part = writer.part_writer(Table::Images, "cmmd").unwrap();
     let encoder = part.group_encoder().unwrap();
+    assert!(
+        encoder.encodes_tensor(),
+        "the tensor column should go through TensorChunk"
+    );
     let (first, rest) = images.split_at(2);
     let (second, third) = rest.split_at(rest.len() / 2);
     let groups: Vec<_> = std::thread::scope(|s| {

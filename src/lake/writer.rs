@@ -16,8 +16,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::array::{Array, FixedSizeListArray};
+use arrow::array::{Array, FixedSizeListArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
@@ -142,6 +141,12 @@ pub struct GroupEncoder {
 const ENCODE_SLICE_ROWS: usize = 4;
 
 impl GroupEncoder {
+    /// Whether this table's tensor column is encoded by [`TensorChunk`]
+    /// (true for `images`).
+    pub fn encodes_tensor(&self) -> bool {
+        self.tensor.is_some()
+    }
+
     /// Encodes `rows` (at most [`Self::group_rows`]) as one row group.
     pub fn encode<R: LakeRow>(&self, rows: &[R]) -> Result<EncodedGroup> {
         let parquet = Error::parquet(&self.dir);
@@ -268,8 +273,9 @@ impl PartWriter {
             .with_coerce_types(self.props.coerce_types())
             .convert(&schema)
             .map_err(Error::parquet(&self.tmp_dir))?;
-        let tensor = schema.index_of("tensor").ok().and_then(|field| {
-            let path = tensor_item_path();
+        let path = tensor_item_path();
+        let tensor = path.parts().first().and_then(|name| {
+            let field = schema.index_of(name).ok()?;
             let leaf = leaves.columns().iter().position(|c| *c.path() == path)?;
             Some((field, leaf, leaves.column(leaf)))
         });
