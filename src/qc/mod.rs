@@ -32,9 +32,10 @@ pub const WORK_SIZE: usize = 256;
 pub enum LateralityMethod {
     /// Largest tissue component after thresholding (4σ above a quadratic
     /// background surface fitted to the darkest pixels) and an opening
-    /// that removes thin film borders and burned-in markers; the side is voted by the component's
-    /// mass centroid, its taper (tall at the chest wall, narrow at the
-    /// nipple) and its contact with each side edge. Polarity: a
+    /// that removes thin film borders and burned-in markers; the side is
+    /// voted by the component's mass centroid, its taper (tall at the chest
+    /// wall, narrow at the nipple) and its contact with each side (the
+    /// image edge, or a straight cut inside it). Polarity: a
     /// noise-aware flatness vote (`inversion::flatness_vote`: blocks whose
     /// means vary no more than the image's own noise predicts are air,
     /// the others tissue; film borders are peeled first; the flat blocks'
