@@ -230,21 +230,36 @@ fn pack(values: &[u32; MINIBLOCK], width: u8, out: &mut Vec<u8>) {
     widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
 }
 
-/// [`pack`] with the width a constant: the loop unrolls into shifts.
+/// [`pack`] with the width a constant. Up to 16 bits, eight values fill
+/// exactly `W` bytes of a 128-bit accumulator at constant shifts (no
+/// branch per value, one copy per eight); wider deltas (a step at the
+/// breast's edge) take the word loop.
 #[inline(always)]
-fn pack_width<const W: u32>(values: &[u32; MINIBLOCK], out: &mut Vec<u8>) {
-    let mut words = [0u32; 32];
-    for (i, &v) in values.iter().enumerate() {
-        let bit = i as u32 * W;
-        let (word, shift) = ((bit / 32) as usize, bit % 32);
-        words[word] |= v << shift;
-        if shift + W > 32 {
-            words[word + 1] |= v >> (32 - shift);
+fn pack_width<const W: usize>(values: &[u32; MINIBLOCK], out: &mut Vec<u8>) {
+    let mut bytes = [0u8; MINIBLOCK * 4];
+    if W <= 16 {
+        for (group, eight) in values.chunks_exact(8).enumerate() {
+            let acc = eight
+                .iter()
+                .enumerate()
+                .fold(0u128, |acc, (k, &v)| acc | (u128::from(v) << (k * W)));
+            bytes[group * W..(group + 1) * W].copy_from_slice(&acc.to_le_bytes()[..W]);
+        }
+    } else {
+        let mut words = [0u32; MINIBLOCK];
+        for (i, &v) in values.iter().enumerate() {
+            let bit = i * W;
+            let (word, shift) = (bit / 32, (bit % 32) as u32);
+            words[word] |= v << shift;
+            if shift as usize + W > 32 {
+                words[word + 1] |= v >> (32 - shift);
+            }
+        }
+        for (chunk, w) in bytes.chunks_exact_mut(4).zip(&words[..W]) {
+            chunk.copy_from_slice(&w.to_le_bytes());
         }
     }
-    for w in &words[..W as usize] {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
+    out.extend_from_slice(&bytes[..MINIBLOCK * W / 8]);
 }
 
 #[cfg(test)]
