@@ -113,12 +113,16 @@ pub fn otsu(px: &[f32]) -> Option<f32> {
 
 /// The value at quantile `q` (0..=1) of `v`, by selection (no full sort).
 fn quantile(v: &[f32], q: f64) -> Option<f32> {
+    quantile_in_place(&mut v.to_vec(), q)
+}
+
+/// [`quantile`] of scratch values, which it reorders.
+fn quantile_in_place(v: &mut [f32], q: f64) -> Option<f32> {
     if v.is_empty() {
         return None;
     }
-    let mut copy = v.to_vec();
-    let k = ((copy.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
-    Some(*copy.select_nth_unstable_by(k, f32::total_cmp).1)
+    let k = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    Some(*v.select_nth_unstable_by(k, f32::total_cmp).1)
 }
 
 /// Which film borders [`film_frame`] looks for.
@@ -189,39 +193,72 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
     frame
 }
 
+/// The products the normal equations of [`fit_quadratic`] sum, as index
+/// pairs into `[1, x, y, x², xy, y², value]`: the 21 of the matrix's upper
+/// triangle, then the 6 of the right-hand side; padded to a multiple of 4.
+const PRODUCTS: [(usize, usize); 28] = {
+    let mut pairs = [(0, 0); 28];
+    let mut k = 0;
+    let mut a = 0;
+    while a < 6 {
+        let mut b = a;
+        while b < 6 {
+            pairs[k] = (a, b);
+            k += 1;
+            b += 1;
+        }
+        a += 1;
+    }
+    let mut a = 0;
+    while a < 6 {
+        pairs[k] = (a, 6);
+        k += 1;
+        a += 1;
+    }
+    pairs
+};
+
+crate::simd::avx2_dispatch! {
 /// Least-squares quadratic surface in `(x, y)` (both scaled to -1..=1)
 /// through the selected pixels, sampled on every other row and column.
+/// The 27 sums run side by side (one vector add per pixel; each sum still
+/// adds the same products in the same order).
 fn fit_quadratic(s: &[f32], w: usize, h: usize, select: &[bool]) -> Option<[f64; 6]> {
-    let mut m = [[0.0f64; 6]; 6];
-    let mut rhs = [0.0f64; 6];
+    let fxs: Vec<f64> = (0..w).step_by(2).map(|x| quadratic_terms(x, 0, w, h)[1]).collect();
+    let mut sums = [0.0f64; 28];
     let mut n = 0usize;
     for y in (0..h).step_by(2) {
-        for x in (0..w).step_by(2) {
-            let i = y * w + x;
-            if !select[i] {
+        let fy = quadratic_terms(0, y, w, h)[2];
+        let (row, selected) = (&s[y * w..(y + 1) * w], &select[y * w..(y + 1) * w]);
+        for (x, &fx) in (0..w).step_by(2).zip(&fxs) {
+            if !selected[x] {
                 continue;
             }
             n += 1;
-            let f = quadratic_terms(x, y, w, h);
-            for a in 0..6 {
-                rhs[a] += f[a] * s[i] as f64;
-                for b in a..6 {
-                    m[a][b] += f[a] * f[b];
-                }
+            let f = [1.0, fx, fy, fx * fx, fx * fy, fy * fy, row[x] as f64];
+            let mut products = [0.0f64; 28];
+            for (p, &(a, b)) in products.iter_mut().zip(&PRODUCTS) {
+                *p = f[a] * f[b];
+            }
+            for (sum, p) in sums.iter_mut().zip(products) {
+                *sum += p;
             }
         }
     }
     if n < 24 {
         return None;
     }
-    // Only the upper triangle was summed; mirror it.
-    let upper = m;
-    for (a, row) in m.iter_mut().enumerate() {
-        for (b, v) in row.iter_mut().enumerate().take(a) {
-            *v = upper[b][a];
+    let (mut m, mut rhs) = ([[0.0f64; 6]; 6], [0.0f64; 6]);
+    for (&(a, b), &sum) in PRODUCTS.iter().zip(&sums).take(27) {
+        if b == 6 {
+            rhs[a] = sum;
+        } else {
+            m[a][b] = sum;
+            m[b][a] = sum;
         }
     }
     solve(m, rhs)
+}
 }
 
 fn quadratic_terms(x: usize, y: usize, w: usize, h: usize) -> [f64; 6] {
@@ -292,13 +329,13 @@ fn above_background(
     frame: &[bool],
     start: f64,
 ) -> Option<Background> {
-    let inside: Vec<f32> = s
+    let mut inside: Vec<f32> = s
         .iter()
         .zip(frame)
         .filter(|&(_, &f)| !f)
         .map(|(&v, _)| v)
         .collect();
-    let start = quantile(&inside, start)?;
+    let start = quantile_in_place(&mut inside, start)?;
     let mut select: Vec<bool> = s
         .iter()
         .zip(frame)
@@ -333,7 +370,7 @@ fn above_background(
                 }
             }
         }
-        sigma = (1.4826 * quantile(&deviations, 0.5)?).max(1e-4);
+        sigma = (1.4826 * quantile_in_place(&mut deviations, 0.5)?).max(1e-4);
         let mut changed = false;
         for y in (0..h).step_by(2) {
             for (i, surface) in grid_residual(y) {
@@ -367,7 +404,10 @@ fn above_background(
             }
         }
     }
-    let excess = match (quantile(&spread, 0.5), quantile(&noise, 0.5)) {
+    let excess = match (
+        quantile_in_place(&mut spread, 0.5),
+        quantile_in_place(&mut noise, 0.5),
+    ) {
         (Some(a), Some(b)) => a / (b / 1.25f32.sqrt()).max(1e-6),
         _ => f32::INFINITY,
     };
@@ -400,31 +440,53 @@ fn background(
 }
 
 /// Erosion (`erode = true`, outside counts as background) or dilation with a
-/// `(2r+1)²` square, separably with running counts.
+/// `(2r+1)²` square, separably with running counts: along each row, then
+/// down all columns at once (one count per column, updated a row at a time).
 fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> {
+    if w == 0 {
+        return Vec::new();
+    }
     let full = 2 * r + 1;
-    let pass = |src: &[bool], len: usize, lines: usize, at: &dyn Fn(usize, usize) -> usize| {
-        let mut out = vec![false; src.len()];
-        for line in 0..lines {
-            let mut count = 0usize;
-            // window [i - r, i + r]
-            for i in 0..r.min(len) {
-                count += src[at(line, i)] as usize;
+    let hit = |count: usize| if erode { count == full } else { count > 0 };
+    let mut rows = vec![false; mask.len()];
+    for (src, out) in mask.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        // window [i - r, i + r]
+        let mut count = src[..r.min(w)].iter().filter(|&&b| b).count();
+        for (i, o) in out.iter_mut().enumerate() {
+            if i + r < w {
+                count += src[i + r] as usize;
             }
-            for i in 0..len {
-                if i + r < len {
-                    count += src[at(line, i + r)] as usize;
-                }
-                if i > r {
-                    count -= src[at(line, i - r - 1)] as usize;
-                }
-                out[at(line, i)] = if erode { count == full } else { count > 0 };
+            if i > r {
+                count -= src[i - r - 1] as usize;
             }
+            *o = hit(count);
         }
-        out
-    };
-    let rows = pass(mask, w, h, &|line, i| line * w + i);
-    pass(&rows, h, w, &|line, i| i * w + line)
+    }
+    let mut counts = vec![0usize; w];
+    let line = |y: usize| &rows[y * w..(y + 1) * w];
+    for y in 0..r.min(h) {
+        counts
+            .iter_mut()
+            .zip(line(y))
+            .for_each(|(c, &b)| *c += b as usize);
+    }
+    let mut out = vec![false; mask.len()];
+    for (y, o) in out.chunks_exact_mut(w).enumerate() {
+        if y + r < h {
+            counts
+                .iter_mut()
+                .zip(line(y + r))
+                .for_each(|(c, &b)| *c += b as usize);
+        }
+        if y > r {
+            counts
+                .iter_mut()
+                .zip(line(y - r - 1))
+                .for_each(|(c, &b)| *c -= b as usize);
+        }
+        o.iter_mut().zip(&counts).for_each(|(o, &c)| *o = hit(c));
+    }
+    out
 }
 
 /// The largest 4-connected component: its pixel indices.
@@ -747,6 +809,61 @@ mod tests {
         let work = Work::of(&d, 200);
         let cw = segment(&display_copy(&work, false)).chest_wall();
         assert_eq!(cw.side, Some(Side::Left));
+    }
+
+    #[test]
+    #[allow(clippy::needless_range_loop)] // the plain form, indexed like the maths
+    fn fit_and_morphology_equal_their_plain_forms_bit_for_bit() {
+        let (w, h) = (37, 23);
+        let s: Vec<f32> = (0..w * h)
+            .map(|i| ((i * 7919 % 1000) as f32 / 997.0).sin().abs())
+            .collect();
+        let select: Vec<bool> = (0..w * h).map(|i| i % 3 != 0).collect();
+        // The normal equations summed one product at a time.
+        let (mut m, mut rhs) = ([[0.0f64; 6]; 6], [0.0f64; 6]);
+        for y in (0..h).step_by(2) {
+            for x in (0..w).step_by(2) {
+                if !select[y * w + x] {
+                    continue;
+                }
+                let f = quadratic_terms(x, y, w, h);
+                for a in 0..6 {
+                    rhs[a] += f[a] * s[y * w + x] as f64;
+                    for b in a..6 {
+                        m[a][b] += f[a] * f[b];
+                    }
+                }
+            }
+        }
+        for a in 0..6 {
+            for b in 0..a {
+                m[a][b] = m[b][a];
+            }
+        }
+        assert_eq!(fit_quadratic(&s, w, h, &select), solve(m, rhs));
+        // A square window checked pixel by pixel.
+        let mask: Vec<bool> = s.iter().map(|&v| v > 0.4).collect();
+        for (r, erode) in [(1, true), (1, false), (3, true), (3, false), (30, false)] {
+            let plain: Vec<bool> = (0..w * h)
+                .map(|i| {
+                    let (x, y) = ((i % w) as isize, (i / w) as isize);
+                    let r = r as isize;
+                    let window =
+                        (y - r..=y + r).flat_map(|yy| (x - r..=x + r).map(move |xx| (xx, yy)));
+                    let mut values = window.map(|(xx, yy)| {
+                        let inside = (0..w as isize).contains(&xx) && (0..h as isize).contains(&yy);
+                        inside && mask[yy as usize * w + xx as usize]
+                    });
+                    if erode {
+                        values.all(|b| b)
+                    } else {
+                        values.any(|b| b)
+                    }
+                })
+                .collect();
+            assert_eq!(morph(&mask, w, h, r, erode), plain, "r {r} erode {erode}");
+        }
+        assert!(morph(&[], 0, 0, 2, true).is_empty());
     }
 
     #[test]
