@@ -111,18 +111,24 @@ pub fn otsu(px: &[f32]) -> Option<f32> {
     Some(lo + (best_i as f32 + 1.0) / 255.0 * span)
 }
 
-/// The value at quantile `q` (0..=1) of `v`, by selection (no full sort).
-fn quantile(v: &[f32], q: f64) -> Option<f32> {
-    quantile_in_place(&mut v.to_vec(), q)
-}
-
-/// [`quantile`] of scratch values, which it reorders.
-fn quantile_in_place(v: &mut [f32], q: f64) -> Option<f32> {
-    if v.is_empty() {
+/// The value at quantile `q` (0..=1) of `values`, by selection (no full sort)
+/// on integer keys in the order of `f32::total_cmp` (plain integer
+/// compares instead of its bit fiddling at every comparison).
+fn quantile(values: impl IntoIterator<Item = f32>, q: f64) -> Option<f32> {
+    // total_cmp's key, an involution: flip the magnitude bits of negative
+    // values; then flip the sign bit so that the order is unsigned.
+    let key = |bits: u32| bits ^ ((((bits as i32) >> 31) as u32) >> 1);
+    const SIGN: u32 = 0x8000_0000;
+    let mut keys: Vec<u32> = values
+        .into_iter()
+        .map(|x| key(x.to_bits()) ^ SIGN)
+        .collect();
+    if keys.is_empty() {
         return None;
     }
-    let k = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
-    Some(*v.select_nth_unstable_by(k, f32::total_cmp).1)
+    let k = ((keys.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    let chosen = *keys.select_nth_unstable(k).1;
+    Some(f32::from_bits(key(chosen ^ SIGN)))
 }
 
 /// Which film borders [`film_frame`] looks for.
@@ -144,7 +150,7 @@ pub(super) enum FrameLevel {
 /// peeled; a plain background edge is not brighter than the median.
 pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) -> Vec<bool> {
     let mut frame = vec![false; w * h];
-    let Some(median) = quantile(s, 0.5) else {
+    let Some(median) = quantile(s.iter().copied(), 0.5) else {
         return frame;
     };
     for side in 0..4 {
@@ -163,9 +169,9 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
         let skip = len * 5 / 100;
         let line: Vec<f32> = (skip..len - skip).map(|a| s[at(a, 0)]).collect();
         let (Some(p10), Some(level), Some(p90)) = (
-            quantile(&line, 0.1),
-            quantile(&line, 0.5),
-            quantile(&line, 0.9),
+            quantile(line.iter().copied(), 0.1),
+            quantile(line.iter().copied(), 0.5),
+            quantile(line.iter().copied(), 0.9),
         ) else {
             continue;
         };
@@ -193,55 +199,62 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
     frame
 }
 
-/// The products the normal equations of [`fit_quadratic`] sum, as index
-/// pairs into `[1, x, y, x², xy, y², value]`: the 21 of the matrix's upper
-/// triangle, then the 6 of the right-hand side; padded to a multiple of 4.
-const PRODUCTS: [(usize, usize); 28] = {
-    let mut pairs = [(0, 0); 28];
-    let mut k = 0;
-    let mut a = 0;
-    while a < 6 {
-        let mut b = a;
-        while b < 6 {
-            pairs[k] = (a, b);
-            k += 1;
-            b += 1;
+/// Every other row and column of the working copy: where the background
+/// fit samples, and its coordinates scaled to -1..=1.
+struct Grid {
+    /// Grid columns.
+    w: usize,
+    /// The scaled `x` of each grid column and `y` of each grid row.
+    fx: Vec<f64>,
+    fy: Vec<f64>,
+}
+
+impl Grid {
+    fn of(w: usize, h: usize) -> Grid {
+        Grid {
+            w: w.div_ceil(2),
+            fx: (0..w)
+                .step_by(2)
+                .map(|x| quadratic_terms(x, 0, w, h)[1])
+                .collect(),
+            fy: (0..h)
+                .step_by(2)
+                .map(|y| quadratic_terms(0, y, w, h)[2])
+                .collect(),
         }
-        a += 1;
     }
-    let mut a = 0;
-    while a < 6 {
-        pairs[k] = (a, 6);
-        k += 1;
-        a += 1;
+
+    /// The grid's values of a `w`-wide image, row-major.
+    fn sample<T: Copy>(&self, v: &[T], w: usize) -> Vec<T> {
+        v.chunks(w)
+            .step_by(2)
+            .flat_map(|row| row.iter().step_by(2).copied())
+            .collect()
     }
-    pairs
-};
+}
 
 crate::simd::avx2_dispatch! {
 /// Least-squares quadratic surface in `(x, y)` (both scaled to -1..=1)
-/// through the selected pixels, sampled on every other row and column.
-/// The 27 sums run side by side (one vector add per pixel; each sum still
-/// adds the same products in the same order).
-fn fit_quadratic(s: &[f32], w: usize, h: usize, select: &[bool]) -> Option<[f64; 6]> {
-    let fxs: Vec<f64> = (0..w).step_by(2).map(|x| quadratic_terms(x, 0, w, h)[1]).collect();
-    let mut sums = [0.0f64; 28];
+/// through the selected grid values. The normal equations' sums run side
+/// by side: with `f = [1, x, y, x², xy, y², value]`, row `a` of `sums`
+/// adds `f[a] · f` (a vector multiply-add per row; the entries below the
+/// diagonal are summed and ignored). Each sum still adds the same products
+/// in the same order as a product-by-product loop.
+fn fit_quadratic(values: &[f32], select: &[bool], fx: &[f64], fy: &[f64]) -> Option<[f64; 6]> {
+    let mut sums = [[0.0f64; 8]; 6];
     let mut n = 0usize;
-    for y in (0..h).step_by(2) {
-        let fy = quadratic_terms(0, y, w, h)[2];
-        let (row, selected) = (&s[y * w..(y + 1) * w], &select[y * w..(y + 1) * w]);
-        for (x, &fx) in (0..w).step_by(2).zip(&fxs) {
-            if !selected[x] {
+    let rows = values.chunks(fx.len().max(1)).zip(select.chunks(fx.len().max(1)));
+    for ((row, selected), &fy) in rows.zip(fy) {
+        for ((&v, &keep), &fx) in row.iter().zip(selected).zip(fx) {
+            if !keep {
                 continue;
             }
             n += 1;
-            let f = [1.0, fx, fy, fx * fx, fx * fy, fy * fy, row[x] as f64];
-            let mut products = [0.0f64; 28];
-            for (p, &(a, b)) in products.iter_mut().zip(&PRODUCTS) {
-                *p = f[a] * f[b];
-            }
-            for (sum, p) in sums.iter_mut().zip(products) {
-                *sum += p;
+            let f = [1.0, fx, fy, fx * fx, fx * fy, fy * fy, v as f64, 0.0];
+            for (sum, &fa) in sums.iter_mut().zip(&f) {
+                for (s, &fb) in sum.iter_mut().zip(&f) {
+                    *s += fa * fb;
+                }
             }
         }
     }
@@ -249,13 +262,12 @@ fn fit_quadratic(s: &[f32], w: usize, h: usize, select: &[bool]) -> Option<[f64;
         return None;
     }
     let (mut m, mut rhs) = ([[0.0f64; 6]; 6], [0.0f64; 6]);
-    for (&(a, b), &sum) in PRODUCTS.iter().zip(&sums).take(27) {
-        if b == 6 {
-            rhs[a] = sum;
-        } else {
-            m[a][b] = sum;
-            m[b][a] = sum;
+    for (a, sum) in sums.iter().enumerate() {
+        for b in a..6 {
+            m[a][b] = sum[b];
+            m[b][a] = sum[b];
         }
+        rhs[a] = sum[6];
     }
     solve(m, rhs)
 }
@@ -329,85 +341,83 @@ fn above_background(
     frame: &[bool],
     start: f64,
 ) -> Option<Background> {
-    let mut inside: Vec<f32> = s
-        .iter()
-        .zip(frame)
-        .filter(|&(_, &f)| !f)
-        .map(|(&v, _)| v)
-        .collect();
-    let start = quantile_in_place(&mut inside, start)?;
-    let mut select: Vec<bool> = s
-        .iter()
-        .zip(frame)
-        .map(|(&v, &f)| !f && v <= start)
-        .collect();
+    let inside = s.iter().zip(frame).filter(|&(_, &f)| !f);
+    let start = quantile(inside.map(|(&v, _)| v), start)?;
     // The fit samples every other row and column; so do σ, the
     // reselection and the excess, until the final surface.
-    let fxs: Vec<f64> = (0..w).map(|x| quadratic_terms(x, 0, w, h)[1]).collect();
+    let grid = Grid::of(w, h);
+    let (values, inner) = (grid.sample(s, w), grid.sample(frame, w));
+    let mut select: Vec<bool> = values
+        .iter()
+        .zip(&inner)
+        .map(|(&v, &f)| !f && v <= start)
+        .collect();
     // Per row the surface is a quadratic in x alone.
-    let row_terms = |c: &[f64; 6], y: usize| {
-        let fy = quadratic_terms(0, y, w, h)[2];
-        (c[0] + c[2] * fy + c[5] * fy * fy, c[1] + c[4] * fy, c[3])
-    };
-    let level = |(a0, a1, a2): (f64, f64, f64), x: usize| {
-        let fx = fxs[x];
-        (a0 + fx * (a1 + a2 * fx)) as f32
-    };
+    let row_terms =
+        |c: &[f64; 6], fy: f64| (c[0] + c[2] * fy + c[5] * fy * fy, c[1] + c[4] * fy, c[3]);
+    let level = |(a0, a1, a2): (f64, f64, f64), fx: f64| (a0 + fx * (a1 + a2 * fx)) as f32;
     let mut c = [0.0f64; 6];
     let mut sigma = 0.0f32;
-    let mut deviations = Vec::new();
+    let mut residual = vec![0.0f32; values.len()];
     for _ in 0..6 {
-        c = fit_quadratic(s, w, h, &select)?;
-        let grid_residual = |y: usize| {
-            let terms = row_terms(&c, y);
-            (0..w).step_by(2).map(move |x| (y * w + x, level(terms, x)))
-        };
-        deviations.clear();
-        for y in (0..h).step_by(2) {
-            for (i, surface) in grid_residual(y) {
-                if select[i] {
-                    deviations.push((s[i] - surface).abs());
-                }
+        c = fit_quadratic(&values, &select, &grid.fx, &grid.fy)?;
+        let rows = residual.chunks_mut(grid.w).zip(values.chunks(grid.w));
+        for ((out, row), &fy) in rows.zip(&grid.fy) {
+            let terms = row_terms(&c, fy);
+            for ((r, &v), &fx) in out.iter_mut().zip(row).zip(&grid.fx) {
+                *r = v - level(terms, fx);
             }
         }
-        sigma = (1.4826 * quantile_in_place(&mut deviations, 0.5)?).max(1e-4);
+        let selected = residual.iter().zip(&select).filter(|(_, s)| **s);
+        sigma = (1.4826 * quantile(selected.map(|(r, _)| r.abs()), 0.5)?).max(1e-4);
         let mut changed = false;
-        for y in (0..h).step_by(2) {
-            for (i, surface) in grid_residual(y) {
-                let r = s[i] - surface;
-                let keep = !frame[i] && r > -3.0 * sigma && r < 1.5 * sigma;
-                changed |= keep != select[i];
-                select[i] = keep;
-            }
+        for ((&r, &f), selected) in residual.iter().zip(&inner).zip(&mut select) {
+            let keep = !f && r > -3.0 * sigma && r < 1.5 * sigma;
+            changed |= keep != *selected;
+            *selected = keep;
         }
         // Converged: the next fit would be the same.
         if !changed {
             break;
         }
     }
+    let fxs: Vec<f64> = (0..w).map(|x| quadratic_terms(x, 0, w, h)[1]).collect();
     let mut residual = vec![0.0f32; w * h];
+    for (y, (out, row)) in residual
+        .chunks_exact_mut(w)
+        .zip(s.chunks_exact(w))
+        .enumerate()
+    {
+        let terms = row_terms(&c, quadratic_terms(0, y, w, h)[2]);
+        for ((r, &v), &fx) in out.iter_mut().zip(row).zip(&fxs) {
+            *r = v - level(terms, fx);
+        }
+    }
+    // Excess spread over the interior background pixels of the grid:
+    // |pixel - surface| against |pixel - mean of its 4 neighbours| (1.25 σ²
+    // for white noise). The surface is the smoothed copy minus its residual.
     let (mut spread, mut noise) = (Vec::new(), Vec::new());
-    for y in 0..h {
-        let terms = row_terms(&c, y);
-        for x in 0..w {
+    for (gy, y) in (0..h)
+        .step_by(2)
+        .enumerate()
+        .filter(|&(_, y)| y > 0 && y + 1 < h)
+    {
+        let terms = row_terms(&c, grid.fy[gy]);
+        for (gx, x) in (0..w)
+            .step_by(2)
+            .enumerate()
+            .filter(|&(_, x)| x > 0 && x + 1 < w)
+        {
             let i = y * w + x;
-            let surface = level(terms, x);
-            residual[i] = s[i] - surface;
-            // Excess spread over the interior background pixels of the
-            // grid: |pixel - surface| against |pixel - mean of its 4
-            // neighbours| (1.25 σ² for white noise).
-            let interior = x > 0 && y > 0 && x + 1 < w && y + 1 < h;
-            if interior && x % 2 == 0 && y % 2 == 0 && select[i] {
+            if select[gy * grid.w + gx] {
+                let surface = level(terms, grid.fx[gx]);
                 let around = (raw[i - 1] + raw[i + 1] + raw[i - w] + raw[i + w]) / 4.0;
                 spread.push((raw[i] - surface).abs());
                 noise.push((raw[i] - around).abs());
             }
         }
     }
-    let excess = match (
-        quantile_in_place(&mut spread, 0.5),
-        quantile_in_place(&mut noise, 0.5),
-    ) {
+    let excess = match (quantile(spread, 0.5), quantile(noise, 0.5)) {
         (Some(a), Some(b)) => a / (b / 1.25f32.sqrt()).max(1e-6),
         _ => f32::INFINITY,
     };
@@ -812,6 +822,31 @@ mod tests {
     }
 
     #[test]
+    fn quantile_selects_in_total_cmp_order() {
+        let v = [
+            3.5f32,
+            -0.0,
+            0.0,
+            -2.25,
+            f32::INFINITY,
+            1e-30,
+            -1e30,
+            7.0,
+            f32::NAN,
+            -7.0,
+            0.5,
+        ];
+        let mut sorted = v.to_vec();
+        sorted.sort_by(f32::total_cmp);
+        for (k, want) in sorted.iter().enumerate() {
+            let q = k as f64 / (v.len() - 1) as f64;
+            let got = quantile(v, q).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "q {q}");
+        }
+        assert_eq!(quantile([], 0.5), None);
+    }
+
+    #[test]
     #[allow(clippy::needless_range_loop)] // the plain form, indexed like the maths
     fn fit_and_morphology_equal_their_plain_forms_bit_for_bit() {
         let (w, h) = (37, 23);
@@ -840,7 +875,10 @@ mod tests {
                 m[a][b] = m[b][a];
             }
         }
-        assert_eq!(fit_quadratic(&s, w, h, &select), solve(m, rhs));
+        let grid = Grid::of(w, h);
+        let (values, selected) = (grid.sample(&s, w), grid.sample(&select, w));
+        let fit = fit_quadratic(&values, &selected, &grid.fx, &grid.fy);
+        assert_eq!(fit, solve(m, rhs));
         // A square window checked pixel by pixel.
         let mask: Vec<bool> = s.iter().map(|&v| v > 0.4).collect();
         for (r, erode) in [(1, true), (1, false), (3, true), (3, false), (30, false)] {

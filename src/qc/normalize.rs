@@ -80,8 +80,10 @@ pub fn map(value: f32, low: u16, high: u16, inverted: bool) -> u16 {
     let scale = 1.0 / (high as f32 - low as f32);
     let u = ((value - low as f32) * scale).clamp(0.0, 1.0);
     let u = if inverted { 1.0 - u } else { u };
-    // `+ 0.5` then truncation rounds like `round` (u ≥ 0) without a libm call.
-    (u * 65535.0 + 0.5) as u16
+    // `+ 0.5` then truncation rounds like `round` (u ≥ 0) without a libm call;
+    // through i32, a conversion that vectorizes (the value is already in
+    // 0.5..=65535.5, so it equals a saturating `as u16`; NaN gives 0 both ways).
+    (u * 65535.0 + 0.5) as i32 as u16
 }
 
 #[cfg(test)]
