@@ -395,7 +395,7 @@ fn above_background(
     }
     // Excess spread over the interior background pixels of the grid:
     // |pixel - surface| against |pixel - mean of its 4 neighbours| (1.25 σ²
-    // for white noise). The surface is the smoothed copy minus its residual.
+    // for white noise).
     let (mut spread, mut noise) = (Vec::new(), Vec::new());
     for (gy, y) in (0..h)
         .step_by(2)
