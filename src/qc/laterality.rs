@@ -19,7 +19,7 @@
 //!    bright structures (burned-in text, rulers, scanner lines); the
 //!    largest remaining component is the breast, grown back into the tissue
 //!    class by the same radius so its chest-wall edge is kept.
-//! 4. Four votes, each positive for "left", are summed: the component's
+//! 4. Three votes, each positive for "left", are summed: the component's
 //!    mass centroid against the image centre, its taper (the breast is tall
 //!    at the chest wall and narrow at the nipple, measured 5–15 % inside the
 //!    box holding 98 % of its mass) and its contact with each side: the rows
@@ -27,13 +27,7 @@
 //!    or flush with the box's end (a chest wall inside the image is a
 //!    straight cut too; a nipple-side skin line is a curve that reaches the
 //!    box's end only near the nipple). An offset breast still has its
-//!    centroid and its tall, straight end on the chest-wall side. The
-//!    fourth, at half weight like contact, is the skin-line fall-off: a
-//!    compressed breast keeps its full thickness up to where the chest wall
-//!    cuts it off and thins out before the skin line, so its height above
-//!    the background in the outermost 5 % of each row is lower at the
-//!    nipple end. It decides where the shape votes nearly cancel: a
-//!    near-rectangular mask, a breast touching every edge.
+//!    centroid and its tall, straight end on the chest-wall side.
 //!
 //! The published baseline ([`edge_window`]) compares the standard deviation
 //! of the 25 outermost stored columns on each side.
@@ -66,8 +60,8 @@ pub struct ChestWall {
     /// The margin (larger = more confident).
     pub score: Option<f64>,
     /// The component method's votes (positive = left): centroid, taper,
-    /// edge contact, skin-line fall-off; zero for the baseline.
-    pub votes: [f64; 4],
+    /// edge contact; zero for the baseline.
+    pub votes: [f64; 3],
 }
 
 /// The breast component of the working copy.
@@ -80,9 +74,6 @@ pub struct Segmentation {
     /// Film-border pixels peeled off before segmenting (empty when none
     /// were looked for).
     pub frame: Vec<bool>,
-    /// The smoothed copy's height above the fitted background surface (the
-    /// fit the breast was thresholded on); empty when there was none.
-    pub height: Vec<f32>,
 }
 
 /// Otsu threshold of values in 0..=1 (256 bins); `None` for a flat input.
@@ -582,14 +573,13 @@ pub fn segment(display: &Work) -> Segmentation {
         h,
         breast: None,
         frame: Vec::new(),
-        height: Vec::new(),
     };
     if w < 4 || h < 4 {
         return none;
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
-    let tissue_of = |fit: &Background| -> Vec<bool> {
+    let tissue_of = |fit: Background| -> Vec<bool> {
         let t = (4.0 * fit.sigma).max(0.02);
         fit.residual
             .iter()
@@ -600,16 +590,14 @@ pub fn segment(display: &Work) -> Segmentation {
     let Some((fit, lower)) = background(&display.px, &smooth, w, h, &frame) else {
         return none;
     };
-    let mut tissue = tissue_of(&fit);
-    let mut height = fit.residual;
+    let mut tissue = tissue_of(fit);
     // A breast much larger than its background whose 30 % fit still looked
     // as noise-like: the 10 % fit, all the same.
     let inside = frame.iter().filter(|&&f| !f).count();
     if tissue.iter().filter(|&&t| t).count() * 10 < inside
         && let Some(lower) = lower
     {
-        tissue = tissue_of(&lower);
-        height = lower.residual;
+        tissue = tissue_of(lower);
     }
     let min_area = ((w * h) / 500).max(1);
     let r = ((w.min(h) as f64 * 0.025).round() as usize).max(1);
@@ -618,11 +606,7 @@ pub fn segment(display: &Work) -> Segmentation {
     if core.len() < min_area {
         core = largest_component(&tissue, w, h);
         if core.len() < min_area {
-            return Segmentation {
-                frame,
-                height,
-                ..none
-            };
+            return Segmentation { frame, ..none };
         }
     }
     let mut core_mask = vec![false; w * h];
@@ -634,7 +618,6 @@ pub fn segment(display: &Work) -> Segmentation {
         h,
         breast: Some(breast),
         frame,
-        height,
     }
 }
 
@@ -644,13 +627,12 @@ impl Segmentation {
         self.breast.clone()
     }
 
-    /// Component method: centroid + taper + edge-contact + skin-line
-    /// fall-off votes.
+    /// Component method: centroid + taper + edge-contact votes.
     pub fn chest_wall(&self) -> ChestWall {
         let undecided = ChestWall {
             side: None,
             score: None,
-            votes: [0.0; 4],
+            votes: [0.0; 3],
         };
         let Some(mask) = &self.breast else {
             return undecided;
@@ -719,8 +701,7 @@ impl Segmentation {
             touch_right += (last + right_edge + edge >= w || last + edge >= x1) as usize;
         }
         let contact = (touch_left as f64 - touch_right as f64) / h as f64;
-        let falloff = skin_falloff(mask, &self.height, w, (x0, x1));
-        let score = centroid + taper + 0.5 * contact + FALLOFF_WEIGHT * falloff;
+        let score = centroid + taper + 0.5 * contact;
         let side = if score > 0.0 {
             Some(Side::Left)
         } else if score < 0.0 {
@@ -731,57 +712,9 @@ impl Segmentation {
         ChestWall {
             side,
             score: side.map(|_| score.abs()),
-            votes: [centroid, taper, contact, falloff],
+            votes: [centroid, taper, contact],
         }
     }
-}
-
-/// Weight of the [`skin_falloff`] vote: half a vote, like contact. Each
-/// vote lies in -1..=1, so the fall-off alone never overrules shape votes
-/// that agree by more than 0.5 in sum; it decides where they nearly cancel
-/// (a near-rectangular mask, a breast touching every edge).
-const FALLOFF_WEIGHT: f64 = 0.5;
-
-/// Skin-line fall-off vote (positive = left): a compressed breast is at
-/// full thickness up to the chest wall, where the image edge, a film border
-/// or the chest wall itself cuts it off, and thins out over the last
-/// centimetre or so before the skin line. Per row of the mask (clipped to
-/// the 98 % box `x0..=x1`), the heights above the background in the
-/// outermost 5 % of the box's width at each end of the row are pooled;
-/// the vote is the medians' relative difference, `(left - right) /
-/// max(|left|, |right|)`, clamped to -1..=1. Rows too short for two
-/// separate bands, and rows cut off at both ends, add nothing or little.
-/// `height` empty (no background fit) or no usable row: 0.
-fn skin_falloff(mask: &[bool], height: &[f32], w: usize, (x0, x1): (usize, usize)) -> f64 {
-    if height.len() != mask.len() || w == 0 || x1 < x0 || x1 >= w {
-        return 0.0;
-    }
-    let band = ((0.05 * (x1 - x0 + 1) as f64).round() as usize).max(1);
-    let (mut left, mut right) = (Vec::new(), Vec::new());
-    for (row, heights) in mask.chunks_exact(w).zip(height.chunks_exact(w)) {
-        let (row, heights) = (&row[x0..=x1], &heights[x0..=x1]);
-        let (Some(first), Some(last)) = (row.iter().position(|&m| m), row.iter().rposition(|&m| m))
-        else {
-            continue;
-        };
-        if last + 1 < first + 2 * band {
-            continue;
-        }
-        let pick = |range: std::ops::Range<usize>, into: &mut Vec<f32>| {
-            into.extend(range.filter(|&x| row[x]).map(|x| heights[x]));
-        };
-        pick(first..first + band, &mut left);
-        pick(last + 1 - band..last + 1, &mut right);
-    }
-    let (Some(l), Some(r)) = (quantile(left, 0.5), quantile(right, 0.5)) else {
-        return 0.0;
-    };
-    let (l, r) = (l as f64, r as f64);
-    let scale = l.abs().max(r.abs());
-    if !scale.is_finite() || scale < 1e-6 {
-        return 0.0;
-    }
-    ((l - r) / scale).clamp(-1.0, 1.0)
 }
 
 /// Mean and standard deviation of one edge window.
@@ -825,7 +758,7 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
         return ChestWall {
             side: None,
             score: None,
-            votes: [0.0; 4],
+            votes: [0.0; 3],
         };
     };
     let total = l.std + r.std;
@@ -833,14 +766,14 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
         return ChestWall {
             side: None,
             score: None,
-            votes: [0.0; 4],
+            votes: [0.0; 3],
         };
     }
     let score = (l.std - r.std) / total;
     ChestWall {
         side: Some(if score > 0.0 { Side::Left } else { Side::Right }),
         score: Some(score.abs()),
-        votes: [0.0; 4],
+        votes: [0.0; 3],
     }
 }
 
@@ -994,59 +927,6 @@ mod tests {
             assert_eq!(morph(&mask, w, h, r, erode), plain, "r {r} erode {erode}");
         }
         assert!(morph(&[], 0, 0, 2, true).is_empty());
-    }
-
-    #[test]
-    fn near_rectangular_breast_is_decided_by_its_skin_line_fall_off() {
-        // A breast band over the full height, with an equal strip of air on
-        // each side: a rectangular mask, so centroid, taper and contact
-        // cancel. Only the thickness differs: full up to the chest-wall
-        // cut, falling linearly to 40 % over the last fifth of the depth.
-        for left in [true, false] {
-            let mut d = image(Spec {
-                left: true,
-                ..Spec::default()
-            });
-            let (w, h) = (d.columns as usize, d.rows as usize);
-            let (a, b) = (w / 10, w - w / 10);
-            let mut seed = 7u32;
-            for y in 0..h {
-                for x in 0..w {
-                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    let n = (seed >> 8) as f32 / (1u32 << 24) as f32;
-                    let depth = (x as f32 - a as f32) / (b - a) as f32;
-                    let thickness = (1.0 - 3.0 * (depth - 0.8).max(0.0)).min(1.0);
-                    let v = if (a..b).contains(&x) {
-                        0.05 + 0.5 * thickness
-                            + 0.1 * ((x as f32 * 0.13).sin() * (y as f32 * 0.11).cos()).abs()
-                    } else {
-                        0.03
-                    } + 0.02 * n;
-                    let x = if left { x } else { w - 1 - x };
-                    d.pixels[y * w + x] = (v * 4095.0) as u16;
-                }
-            }
-            let work = Work::of(&d, 200);
-            let cw = segment(&display_copy(&work, false)).chest_wall();
-            let [centroid, taper, contact, falloff] = cw.votes;
-            let shape = centroid + taper + 0.5 * contact;
-            assert!(shape.abs() < 0.05, "{:?}", cw.votes);
-            assert!(falloff.abs() > 0.2, "{:?}", cw.votes);
-            let want = if left { Side::Left } else { Side::Right };
-            assert_eq!(cw.side, Some(want), "{:?}", cw.votes);
-        }
-    }
-
-    #[test]
-    fn skin_falloff_without_usable_rows_abstains() {
-        assert_eq!(skin_falloff(&[], &[], 0, (0, 0)), 0.0);
-        assert_eq!(skin_falloff(&[true], &[], 1, (0, 0)), 0.0);
-        assert_eq!(skin_falloff(&[true], &[0.5], 1, (0, 0)), 0.0);
-        assert_eq!(skin_falloff(&[true; 4], &[0.0; 4], 2, (0, 1)), 0.0);
-        assert_eq!(skin_falloff(&[true; 4], &[0.5; 4], 2, (1, 0)), 0.0);
-        assert_eq!(skin_falloff(&[true; 4], &[0.5; 4], 2, (0, 2)), 0.0);
-        let falloff = skin_falloff(&[true; 4], &[0.8, 0.2, 0.8, 0.2], 2, (0, 1));
-        assert!((falloff - 0.75).abs() < 1e-6, "{falloff}");
     }
 
     #[test]
