@@ -78,12 +78,15 @@ pub fn map(value: f32, low: u16, high: u16, inverted: bool) -> u16 {
     // A product with the reciprocal: loop-invariant, so a caller's
     // per-pixel loop multiplies instead of dividing.
     let scale = 1.0 / (high as f32 - low as f32);
-    let u = ((value - low as f32) * scale).clamp(0.0, 1.0);
+    // max/min rather than clamp: a NaN comes out as 0 (as `as u16` made of
+    // it), so `u` is always in 0..=1.
+    let u = ((value - low as f32) * scale).max(0.0).min(1.0);
     let u = if inverted { 1.0 - u } else { u };
-    // `+ 0.5` then truncation rounds like `round` (u ≥ 0) without a libm call;
-    // through i32, a conversion that vectorizes (the value is already in
-    // 0.5..=65535.5, so it equals a saturating `as u16`; NaN gives 0 both ways).
-    (u * 65535.0 + 0.5) as i32 as u16
+    // `+ 0.5` then truncation rounds like `round` (u ≥ 0) without a libm call.
+    // SAFETY: the value is in 0.5..=65535.5, inside i32's range and not NaN,
+    // so the unchecked conversion (one that vectorizes) is defined and
+    // equals the saturating `as u16`.
+    unsafe { (u * 65535.0 + 0.5).to_int_unchecked::<i32>() as u16 }
 }
 
 #[cfg(test)]
@@ -123,6 +126,10 @@ mod tests {
         assert_eq!(map(25.0, 10, 20, false), 65535);
         assert_eq!(map(15.0, 10, 20, false), 32768);
         assert_eq!(map(25.0, 10, 20, true), 0);
+        assert_eq!(map(f32::NAN, 10, 20, false), 0);
+        assert_eq!(map(f32::INFINITY, 10, 20, false), 65535);
+        assert_eq!(map(f32::NEG_INFINITY, 10, 20, true), 65535);
+        assert_eq!(map(19.999, 10, 20, false), 65528);
         let flat = image(Spec::default());
         let mut flat = flat;
         flat.pixels.iter_mut().for_each(|v| *v = 65535);
