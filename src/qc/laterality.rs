@@ -363,20 +363,21 @@ fn above_background(
     let level = |(a0, a1, a2): (f64, f64, f64), fx: f64| (a0 + fx * (a1 + a2 * fx)) as f32;
     let mut c = [0.0f64; 6];
     let mut sigma = 0.0f32;
-    let mut residual = vec![0.0f32; values.len()];
+    // The residual on the grid, kept from the σ pass for the reselection.
+    let mut on_grid = vec![0.0f32; values.len()];
     for _ in 0..6 {
         c = fit_quadratic(&values, &select, &grid.fx, &grid.fy)?;
-        let rows = residual.chunks_mut(grid.w).zip(values.chunks(grid.w));
+        let rows = on_grid.chunks_mut(grid.w).zip(values.chunks(grid.w));
         for ((out, row), &fy) in rows.zip(&grid.fy) {
             let terms = row_terms(&c, fy);
             for ((r, &v), &fx) in out.iter_mut().zip(row).zip(&grid.fx) {
                 *r = v - level(terms, fx);
             }
         }
-        let selected = residual.iter().zip(&select).filter(|(_, s)| **s);
+        let selected = on_grid.iter().zip(&select).filter(|(_, s)| **s);
         sigma = (1.4826 * quantile(selected.map(|(r, _)| r.abs()), 0.5)?).max(1e-4);
         let mut changed = false;
-        for ((&r, &f), selected) in residual.iter().zip(&inner).zip(&mut select) {
+        for ((&r, &f), selected) in on_grid.iter().zip(&inner).zip(&mut select) {
             let keep = !f && r > -3.0 * sigma && r < 1.5 * sigma;
             changed |= keep != *selected;
             *selected = keep;

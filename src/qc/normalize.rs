@@ -80,6 +80,7 @@ pub fn map(value: f32, low: u16, high: u16, inverted: bool) -> u16 {
     let scale = 1.0 / (high as f32 - low as f32);
     // max/min rather than clamp: a NaN comes out as 0 (as `as u16` made of
     // it), so `u` is always in 0..=1.
+    #[allow(clippy::manual_clamp)]
     let u = ((value - low as f32) * scale).max(0.0).min(1.0);
     let u = if inverted { 1.0 - u } else { u };
     // `+ 0.5` then truncation rounds like `round` (u ≥ 0) without a libm call.
