@@ -192,15 +192,15 @@ impl Blocks {
         let structure: Vec<f32> = (0..bw * bh)
             .map(|k| neighbour_median(&ratio, (bw, bh), (k % bw, k / bw), false))
             .collect();
-        let mut tissue: Vec<f32> = (0..bw * bh)
+        let tissue: Vec<f32> = (0..bw * bh)
             .filter(|&k| !framed[k] && structure[k] > STRUCTURED)
             .map(|k| mean[k])
             .collect();
         if tissue.len() < 4 {
             return None;
         }
-        let half = tissue.len() / 2;
-        let tissue_level = *tissue.select_nth_unstable_by(half, f32::total_cmp).1;
+        // The median (rank n / 2, as `quantile` rounds it).
+        let tissue_level = super::laterality::quantile(tissue.iter().copied(), 0.5)?;
         Some(Blocks {
             mean,
             structure,

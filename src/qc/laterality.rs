@@ -76,47 +76,10 @@ pub struct Segmentation {
     pub frame: Vec<bool>,
 }
 
-/// Otsu threshold of values in 0..=1 (256 bins); `None` for a flat input.
-pub fn otsu(px: &[f32]) -> Option<f32> {
-    let lo = px.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = px.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
-        return None;
-    }
-    let mut hist = [0u64; 256];
-    let span = hi - lo;
-    for &v in px {
-        hist[(((v - lo) / span) * 255.0) as usize & 255] += 1;
-    }
-    let total = px.len() as f64;
-    let sum_all: f64 = hist
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| i as f64 * c as f64)
-        .sum();
-    let (mut w0, mut sum0, mut best, mut best_i) = (0.0, 0.0, -1.0, 0usize);
-    for (i, &c) in hist.iter().enumerate() {
-        w0 += c as f64;
-        sum0 += i as f64 * c as f64;
-        let w1 = total - w0;
-        if w0 == 0.0 || w1 == 0.0 {
-            continue;
-        }
-        let m0 = sum0 / w0;
-        let m1 = (sum_all - sum0) / w1;
-        let between = w0 * w1 * (m0 - m1) * (m0 - m1);
-        if between > best {
-            best = between;
-            best_i = i;
-        }
-    }
-    Some(lo + (best_i as f32 + 1.0) / 255.0 * span)
-}
-
 /// The value at quantile `q` (0..=1) of `values`, by selection (no full sort)
 /// on integer keys in the order of `f32::total_cmp` (plain integer
 /// compares instead of its bit fiddling at every comparison).
-fn quantile(values: impl IntoIterator<Item = f32>, q: f64) -> Option<f32> {
+pub(super) fn quantile(values: impl IntoIterator<Item = f32>, q: f64) -> Option<f32> {
     // total_cmp's key, an involution: flip the magnitude bits of negative
     // values; then flip the sign bit so that the order is unsigned.
     let key = |bits: u32| bits ^ ((((bits as i32) >> 31) as u32) >> 1);
@@ -623,11 +586,6 @@ pub fn segment(display: &Work) -> Segmentation {
 }
 
 impl Segmentation {
-    /// The breast mask of the working copy, if one was found.
-    pub fn breast_mask(&self) -> Option<Vec<bool>> {
-        self.breast.clone()
-    }
-
     /// Component method: centroid + taper + edge-contact votes.
     pub fn chest_wall(&self) -> ChestWall {
         let undecided = ChestWall {
@@ -964,8 +922,6 @@ mod tests {
         let d = morph(&e, w, h, 1, false);
         assert_eq!(d.iter().filter(|&&b| b).count(), 5 * 4);
         assert_eq!(largest_component(&m, w, h).len(), 20);
-        assert!(otsu(&[0.0, 0.1, 0.9, 1.0]).unwrap() > 0.1);
-        assert_eq!(otsu(&[0.5; 4]), None);
     }
 
     #[test]

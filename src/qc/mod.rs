@@ -256,10 +256,10 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
     });
     let laterality_flipped = matches!((expected, chest_wall.side), (Some(e), Some(d)) if e != d);
     let hflip = chest_wall.side == Some(Side::Right);
-    let mask = segmentation.breast_mask();
-    let (low, high) = normalize::breast_range(decoded, &work, mask.as_deref());
+    let mask = segmentation.breast.as_deref();
+    let (low, high) = normalize::breast_range(decoded, &work, mask);
     let crop_box = if options.crop {
-        geometry::breast_box(decoded, &work, mask.as_deref())
+        geometry::breast_box(decoded, &work, mask)
     } else {
         (0, 0, decoded.columns as usize, decoded.rows as usize)
     };
