@@ -309,6 +309,32 @@ def write_dicom(path: pathlib.Path, ids: dict, px: np.ndarray, bits: int, photom
     ds.save_as(path, enforce_file_format=True)
 
 
+def write_csvs(out: pathlib.Path, breast_rows: list, meta_rows: list, truth: pathlib.Path, truth_rows: list[dict]) -> None:
+    """The tree's three VinDr-Mammo CSVs (every image "No Finding") and the truth file."""
+    def write(name, header, rows):
+        with open(out / name, "w", newline="") as f:
+            wr = csv.writer(f, lineterminator="\n")
+            wr.writerow(header)
+            wr.writerows(rows)
+
+    write("breast-level_annotations.csv",
+          ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
+           "breast_birads", "breast_density", "split"], breast_rows)
+    write("finding_annotations.csv",
+          ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
+           "breast_birads", "breast_density", "finding_categories", "finding_birads",
+           "xmin", "ymin", "xmax", "ymax", "split"],
+          [r[:9] + ["['No Finding']", "", "", "", "", "", r[9]] for r in breast_rows])
+    write("metadata.csv",
+          ["SOP Instance UID", "Series Instance UID", "Study Instance UID", "Patient's Age",
+           "Photometric Interpretation", "Rows", "Columns", "Manufacturer", "Manufacturer's Model Name"],
+          meta_rows)
+    with open(truth, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(truth_rows[0]), lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(truth_rows)
+
+
 def generate(out: pathlib.Path, n_images: int, seed: int, truth: pathlib.Path) -> list[dict]:
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -367,28 +393,7 @@ def generate(out: pathlib.Path, n_images: int, seed: int, truth: pathlib.Path) -
                 "kinds": ";".join(kinds),
             })
 
-    def write(name, header, rows):
-        with open(out / name, "w", newline="") as f:
-            wr = csv.writer(f, lineterminator="\n")
-            wr.writerow(header)
-            wr.writerows(rows)
-
-    write("breast-level_annotations.csv",
-          ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
-           "breast_birads", "breast_density", "split"], breast_rows)
-    write("finding_annotations.csv",
-          ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
-           "breast_birads", "breast_density", "finding_categories", "finding_birads",
-           "xmin", "ymin", "xmax", "ymax", "split"],
-          [r[:9] + ["['No Finding']", "", "", "", "", "", r[9]] for r in breast_rows])
-    write("metadata.csv",
-          ["SOP Instance UID", "Series Instance UID", "Study Instance UID", "Patient's Age",
-           "Photometric Interpretation", "Rows", "Columns", "Manufacturer", "Manufacturer's Model Name"],
-          meta_rows)
-    with open(truth, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(truth_rows[0]), lineterminator="\n")
-        wr.writeheader()
-        wr.writerows(truth_rows)
+    write_csvs(out, breast_rows, meta_rows, truth, truth_rows)
     return truth_rows
 
 

@@ -1,11 +1,13 @@
-"""QC accuracy on look-alikes from an independent generator (issue 5).
+"""QC accuracy on look-alikes from two independent generators (issue 5).
 
-`lookalike.py` (written from scratch, sharing nothing with `mcq synth`) writes
-a VinDr-Mammo tree with real-scan artefacts and its ground truth; this test
-ingests it with the default component method and with the edge-window
-baseline, reads `images` from each lake with pyarrow, joins the truth and
-prints the accuracy of `laterality_flipped` and `intensity_inverted` per
-method, overall and per artefact kind. The component method must reach 99 %
+`lookalike.py` (written from scratch, sharing nothing with `mcq synth`) and
+`lookalike2.py` (written later, without reading the first one's scenes; 40 %
+of its images are digitized films) each write a VinDr-Mammo tree with
+real-scan artefacts and its ground truth; this test ingests each with the
+default component method and with the edge-window baseline, reads `images`
+from each lake with pyarrow, joins the truth and prints the accuracy of
+`laterality_flipped` and `intensity_inverted` per method, overall and per
+artefact kind. The component method must reach 99 %
 on both columns (laterality is a known, non-strict xfail for now).
 
 Run alone (prints the table): tests/run.sh, or
@@ -16,16 +18,19 @@ import collections
 import csv
 import os
 import pathlib
+import shutil
 
 import pyarrow.dataset as pads
 import pytest
 
 import lookalike
+import lookalike2
 from conftest import run_mcq
 
 IMAGES = 300
 # MCQ_LOOKALIKE_SEED draws another sample of look-alikes.
 SEED = int(os.environ.get("MCQ_LOOKALIKE_SEED", "11"))
+GENERATORS = {"lookalike": lookalike, "lookalike2": lookalike2}
 METHODS = {"component": [], "edge_window": ["--qc-method", "edge-window"]}
 COLUMNS = ["laterality_flipped", "intensity_inverted"]
 TRUTH = {"laterality_flipped": "laterality_flipped", "intensity_inverted": "expected_inverted"}
@@ -39,11 +44,11 @@ def qc_columns(lake: pathlib.Path) -> dict[str, dict]:
     return {r["image_id"]: r for r in table.to_pylist()}
 
 
-@pytest.fixture(scope="module")
-def scored(mcq_bin, tmp_path_factory):
-    out = tmp_path_factory.mktemp("lookalike")
+@pytest.fixture(scope="module", params=list(GENERATORS))
+def scored(request, mcq_bin, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
     tree = out / "vindr"
-    truth = lookalike.generate(tree, IMAGES, SEED, out / "truth.csv")
+    truth = GENERATORS[request.param].generate(tree, IMAGES, SEED, out / "truth.csv")
     results = {}
     for method, args in METHODS.items():
         lake = out / f"lake-{method}"
@@ -53,7 +58,9 @@ def scored(mcq_bin, tmp_path_factory):
         assert len(rows) == len(truth), f"{method}: {len(rows)} images in the lake, {len(truth)} generated"
         assert {r["qc_method"] for r in rows.values()} == {method}
         results[method] = rows
-    return truth, results
+    # The second generator's trees are about 1 GB.
+    shutil.rmtree(tree)
+    return request.param, truth, results
 
 
 def accuracy_table(truth: list[dict], results: dict[str, dict]) -> tuple[str, dict, list[str]]:
@@ -90,7 +97,7 @@ def accuracy_table(truth: list[dict], results: dict[str, dict]) -> tuple[str, di
 
 
 def check_column(scored, column):
-    truth, results = scored
+    _, truth, results = scored
     table, overall, misses = accuracy_table(truth, results)
     print("\n" + table)
     for m in misses:
@@ -103,33 +110,45 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
     check_column(scored, "intensity_inverted")
 
 
-# Known gap (issue 5). 300 images per seed, session 7 (a film border at an
-# unknown level must end in a step on 85 % of its lines, so the air beside a
-# wide breast votes as background again), 36 seeds, 10,800 images:
-# chest-wall side 99.3 % overall (74 misses), below 99 % at 4242, 8080 and
-# 3333 (98.7/98.3/98.7 %); polarity 99.5 % (59 misses), below 99 % at 4040,
-# 303 and 3333 (98.7 % each); this seed, 11, is at 99.7/99.7 %. About half
-# of the laterality misses follow a polarity miss (the air is then
-# segmented as tissue); the rest are breasts filling the image with little
-# or no air, often with an offset chest wall, a gradient or film borders on
-# every side, where the mask's shape barely tells the chest wall from a
-# cut-off nipple side. Not strict; make it a plain test once every seed
-# clears 99 %.
+# Known gap (issue 5). 300 images per seed, session 7. First generator, 36
+# seeds (10,800 images): chest-wall side 99.3 % (74 misses), below 99 % at
+# 4242, 31337, 8080, 101, 3333 and 5555 (98.3-98.7 %); polarity 99.4 % (60
+# misses), below 99 % at 4040, 31337, 101, 1111 and 5555 (98.3-98.7 %);
+# seed 11 at 99.7/99.7 %. About half of the laterality misses follow a
+# polarity miss (the air is then segmented as tissue); the rest are breasts
+# filling the image with little or no air, often with an offset chest wall,
+# a gradient or film borders on every side, where the mask's shape barely
+# tells the chest wall from a cut-off nipple side. Second generator, seeds
+# 1-4 and 11 (1,500 images): chest-wall side 99.3 % (10 misses; 98.0 % at
+# seed 1), polarity 99.6 % (6; seed 11 at 99.7/99.3 %); its laterality
+# misses are digitized films whose smooth, tone-bent background rises above
+# the fitted surface and is segmented as tissue. Not strict; make it a plain
+# test once every seed clears 99 %.
 @pytest.mark.xfail(strict=False, reason="chest-wall side near or below 99% on some seeds of the look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
     check_column(scored, "laterality_flipped")
 
 
+PROMISED_KINDS = {
+    "lookalike": ["cc", "mlo", "offset", "small", "wide", "touches_top_bottom", "gradient", "heavy_noise",
+                  "dark_level", "dense", "fatty", "text", "text_chest_side", "ruler", "lead_marker",
+                  "border1", "border_chest_or_many", "mono1", "mono2", "content_inverted", "flipped",
+                  "bits12", "bits16"],
+    "lookalike2": ["cc", "mlo", "film", "digital", "offset", "small", "large", "dense", "fatty", "heel",
+                   "low_contrast", "implant", "abdomen", "film_border", "scanner_bed", "sticker", "ruler",
+                   "streaks", "dust", "lead_marker", "burned_text", "equalized", "collimation", "mono1",
+                   "mono2", "content_inverted", "flipped", "bits12", "bits16"],
+}
+
+
 def test_truth_columns_are_consistent(scored):
-    truth, _ = scored
+    generator, truth, _ = scored
     kinds = collections.Counter(k for t in truth for k in t["kinds"].split(";"))
     # Every artefact the generator promises occurs.
-    for kind in ["cc", "mlo", "offset", "small", "wide", "touches_top_bottom", "gradient", "heavy_noise",
-                 "dark_level", "dense", "fatty", "text", "text_chest_side", "ruler", "lead_marker",
-                 "border1", "border_chest_or_many", "mono1", "mono2", "content_inverted", "flipped",
-                 "bits12", "bits16"]:
+    for kind in PROMISED_KINDS[generator]:
         assert kinds[kind] >= 5, f"{kind}: only {kinds[kind]} images"
     for t in truth:
-        assert (t["expected_inverted"] == "true") == ((t["photometric"] == "MONOCHROME1") != (t["content_inverted"] == "true"))
+        content_inverted = "content_inverted" in t["kinds"].split(";")
+        assert (t["expected_inverted"] == "true") == ((t["photometric"] == "MONOCHROME1") != content_inverted)
         label_side = "left" if t["laterality"] == "L" else "right"
         assert (t["laterality_flipped"] == "true") == (t["stored_chest_wall_side"] != label_side)
