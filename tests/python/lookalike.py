@@ -397,16 +397,21 @@ def generate(out: pathlib.Path, n_images: int, seed: int, truth: pathlib.Path) -
     return truth_rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def cli(generate_tree, doc: str, default_seed: int) -> None:
+    """A look-alike generator's command line: OUT [--images N] [--seed S] [--truth PATH]."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=pathlib.Path)
     ap.add_argument("--images", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--seed", type=int, default=default_seed)
     ap.add_argument("--truth", type=pathlib.Path)
     a = ap.parse_args()
     truth = a.truth or pathlib.Path(str(a.out) + ".truth.csv")
-    rows = generate(a.out, a.images, a.seed, truth)
+    rows = generate_tree(a.out, a.images, a.seed, truth)
     print(f"{len(rows)} images under {a.out}, truth in {truth}")
+
+
+def main() -> None:
+    cli(generate, __doc__, 11)
 
 
 if __name__ == "__main__":

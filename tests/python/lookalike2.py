@@ -17,7 +17,6 @@ from tests/python/lookalike.py.
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import lookalike  # noqa: E402  (write_dicom, md5, write_csvs only)
+import lookalike  # noqa: E402  (write_dicom, md5, write_csvs, cli only)
 
 
 def up(a: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -351,17 +350,5 @@ def generate(out: pathlib.Path, n_images: int, seed: int, truth: pathlib.Path):
     return truth_rows
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=pathlib.Path)
-    ap.add_argument("--images", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--truth", type=pathlib.Path)
-    a = ap.parse_args()
-    truth = a.truth or pathlib.Path(str(a.out) + ".truth.csv")
-    rows = generate(a.out, a.images, a.seed, truth)
-    print(f"{len(rows)} images under {a.out}, truth in {truth}")
-
-
 if __name__ == "__main__":
-    main()
+    lookalike.cli(generate, __doc__, 1)
