@@ -78,7 +78,8 @@ const STRUCTURED: f32 = 4.0;
 /// from a second independent generator (4 seeds, 1,200 images, 40 %
 /// digitized film; seeds 1-2 chose the value): polarity misses 28 -> 4,
 /// chest-wall side 23 -> 9; the first generator's 36 seeds: 59 -> 60 and
-/// 74 -> 74 (0.3 % made polarity 46 -> 59 on 28 of those seeds).
+/// 74 -> 74 (0.3 % made polarity 46 -> 59 on 28 of those seeds, scored
+/// with a Python replica of this vote).
 const QUIET_BLOCK: f32 = 4e-6;
 
 /// The noise-aware flatness vote and its evidence.
@@ -109,9 +110,10 @@ pub struct FlatnessVote {
 /// Flat blocks (ratio below [`FLAT`]) are background-like, structured ones
 /// (above [`STRUCTURED`]) tissue; blocks holding any film-border pixel are
 /// left out (their mean mixes the border's level with what lies inside it,
-/// and the step inflates their noise, so that they read as flat). Each flat block votes with its signed distance from the
-/// median tissue level, so a flat patch of dense tissue (near the tissue
-/// level) weighs little and the air (far beyond it) a lot.
+/// and the step inflates their noise, so that they read as flat). Each flat
+/// block votes with its signed distance from the median tissue level, so a
+/// flat patch of dense tissue (near the tissue level) weighs little and the
+/// air (far beyond it) a lot.
 pub fn flatness_vote(unit: &[f32], w: usize, h: usize) -> FlatnessVote {
     let undecided = FlatnessVote {
         score: 0.0,
@@ -460,9 +462,9 @@ mod tests {
         // Regression (second look-alike generator): a digitized film's
         // background, nearly noise-free after the downscale, whose level
         // wanders by 0.1 % of the image's range (the unit copy's 0.001)
-        // from block to block (a tone curve
-        // bending a scanner gradient, faint streaks). Those blocks counted
-        // as structured, and the air set the tissue level.
+        // from block to block (a tone curve bending a scanner gradient,
+        // faint streaks). Those blocks counted as structured, and the air
+        // set the tissue level.
         let (w, h) = (256, 200);
         let mut seed = 7u32;
         let mut noise = || {
