@@ -309,6 +309,22 @@ def write_dicom(path: pathlib.Path, ids: dict, px: np.ndarray, bits: int, photom
     ds.save_as(path, enforce_file_format=True)
 
 
+def polarize(rng, d: np.ndarray, lo: float, hi: float, top: int, p_mono1: float, p_inverted: float,
+             kinds: list[str]) -> tuple[np.ndarray, str, bool, bool]:
+    """Stored pixels of the display-polarity image `d` (0..1) on lo..hi: draws
+    the header's PhotometricInterpretation and whether the content is
+    inverted against it. Returns (pixels, photometric, content_inverted,
+    bright_background), the last being what mcq's `intensity_inverted` must be."""
+    photometric = "MONOCHROME1" if rng.random() < p_mono1 else "MONOCHROME2"
+    content_inverted = bool(rng.random() < p_inverted)
+    bright_background = (photometric == "MONOCHROME1") != content_inverted
+    kinds.append("mono1" if photometric == "MONOCHROME1" else "mono2")
+    if content_inverted:
+        kinds.append("content_inverted")
+    stored = hi - d * (hi - lo) if bright_background else lo + d * (hi - lo)
+    return np.clip(np.round(stored), 0, top).astype(np.uint16), photometric, content_inverted, bright_background
+
+
 def write_csvs(out: pathlib.Path, breast_rows: list, meta_rows: list, truth: pathlib.Path, truth_rows: list[dict]) -> None:
     """The tree's three VinDr-Mammo CSVs (every image "No Finding") and the truth file."""
     def write(name, header, rows):
@@ -369,14 +385,7 @@ def generate(out: pathlib.Path, n_images: int, seed: int, truth: pathlib.Path) -
             top = (1 << bits) - 1
             lo = float(rng.uniform(0, 0.05) * top) if rng.random() < 0.5 else 0.0
             hi = float(top * rng.uniform(0.55, 1.0))
-            photometric = "MONOCHROME1" if rng.random() < 0.3 else "MONOCHROME2"
-            content_inverted = bool(rng.random() < 0.3)
-            bright_background = (photometric == "MONOCHROME1") != content_inverted
-            kinds.append("mono1" if photometric == "MONOCHROME1" else "mono2")
-            if content_inverted:
-                kinds.append("content_inverted")
-            stored = hi - d * (hi - lo) if bright_background else lo + d * (hi - lo)
-            px = np.clip(np.round(stored), 0, top).astype(np.uint16)
+            px, photometric, content_inverted, bright_background = polarize(rng, d, lo, hi, top, 0.3, 0.3, kinds)
             ids = {"image_id": image, "study_id": study, "series_id": series, "age": age,
                    "manufacturer": manufacturer, "model": model}
             write_dicom(out / "images" / study / f"{image}.dicom", ids, px, bits, photometric, side, view)

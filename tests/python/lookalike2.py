@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import lookalike  # noqa: E402  (write_dicom, md5, write_csvs, cli only)
+import lookalike  # noqa: E402  (write_dicom, md5, polarize, write_csvs, cli only)
 
 
 def up(a: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -327,14 +327,7 @@ def generate(out: pathlib.Path, n_images: int, seed: int, truth: pathlib.Path):
             else:
                 hi = top * rng.uniform(0.4, 1.0)
             lo = hi * rng.uniform(0, 0.1) if rng.random() < 0.5 else 0.0
-            photometric = "MONOCHROME1" if rng.random() < 0.17 else "MONOCHROME2"
-            content_inv = bool(rng.random() < 0.08)
-            bright_bg = (photometric == "MONOCHROME1") != content_inv
-            kinds.append("mono1" if photometric == "MONOCHROME1" else "mono2")
-            if content_inv:
-                kinds.append("content_inverted")
-            stored = hi - v * (hi - lo) if bright_bg else lo + v * (hi - lo)
-            px = np.clip(np.round(stored), 0, top).astype(np.uint16)
+            px, photometric, _, bright_bg = lookalike.polarize(rng, v, lo, hi, top, 0.17, 0.08, kinds)
             ids = {"image_id": image, "study_id": study, "series_id": series, "age": age,
                    "manufacturer": manufacturer, "model": model}
             lookalike.write_dicom(out / "images" / study / f"{image}.dicom", ids, px, bits, photometric, side, view)
