@@ -153,7 +153,7 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
     // Per side with a uniform outermost line, how far each line runs in
     // from the edge at the line's level (a jagged inner edge is followed
     // line by line).
-    let runs: Vec<Option<Vec<usize>>> = (0..4)
+    let runs: Vec<Option<(Vec<usize>, bool)>> = (0..4)
         .map(|side| {
             let (len, depth_max) = geometry(side);
             let skip = len * 5 / 100;
@@ -161,24 +161,26 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
             let p10 = quantile(line.iter().copied(), 0.1)?;
             let level = quantile(line.iter().copied(), 0.5)?;
             let p90 = quantile(line.iter().copied(), 0.9)?;
-            if p90 - p10 > 0.05 || (level_rule == FrameLevel::Bright && level <= median) {
+            if p90 - p10 > 0.05 {
                 return None;
             }
+            // In display polarity a band at or below the median is a
+            // scanner bed or padding only if its inner edge is straight.
+            let dark = level_rule == FrameLevel::Bright && level <= median;
             let tolerance = (2.0 * (p90 - p10)).max(0.03);
             let near = |i: usize| (s[i] - level).abs() <= tolerance;
-            Some(
-                (0..len)
-                    .map(|along| {
-                        (0..depth_max)
-                            .take_while(|&d| near(at(side, along, d)))
-                            .count()
-                    })
-                    .collect(),
-            )
+            let side_runs = (0..len)
+                .map(|along| {
+                    (0..depth_max)
+                        .take_while(|&d| near(at(side, along, d)))
+                        .count()
+                })
+                .collect();
+            Some((side_runs, dark))
         })
         .collect();
     for (side, side_runs) in runs.iter().enumerate() {
-        let Some(side_runs) = side_runs else {
+        let Some((side_runs, dark)) = side_runs else {
             continue;
         };
         let (len, depth_max) = geometry(side);
@@ -192,14 +194,17 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
             } else {
                 geometry(perpendicular).0 - 1
             };
-            runs[perpendicular].as_ref().map_or(0, |r| r[index])
+            runs[perpendicular].as_ref().map_or(0, |(r, _)| r[index])
         };
         let counted = corner(first)..len.saturating_sub(corner(last));
         let ended = side_runs[counted.clone()]
             .iter()
             .filter(|&&r| r < depth_max)
             .count();
-        if counted.is_empty() || ended * 100 < counted.len() * level_rule.least_ended_percent() {
+        if counted.is_empty()
+            || ended * 100 < counted.len() * level_rule.least_ended_percent()
+            || (*dark && !straight_band(&side_runs[counted], depth_max))
+        {
             continue;
         }
         for (along, &run) in side_runs.iter().enumerate() {
@@ -209,6 +214,38 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
         }
     }
     frame
+}
+
+/// A dark band along an edge, in display polarity, is frame (a scanner bed
+/// beside the film, padding, the air between the edge and an offset chest
+/// wall) when its inner edge is a straight line, as a film's or a chest
+/// wall's is: at least [`FrameLevel::Any`]'s share of its lines end inside
+/// reach, not at the edge itself, and nine in ten of those ends lie within
+/// 2 pixels of the line fitted through them (a tilted film is straight
+/// too). The air beside a breast's skin line runs in to a curve.
+fn straight_band(runs: &[usize], depth_max: usize) -> bool {
+    let ends: Vec<(f64, f64)> = runs
+        .iter()
+        .enumerate()
+        .filter(|&(_, &r)| r > 0 && r < depth_max)
+        .map(|(a, &r)| (a as f64, r as f64))
+        .collect();
+    if ends.len() * 100 < runs.len() * FrameLevel::Any.least_ended_percent() {
+        return false;
+    }
+    let n = ends.len() as f64;
+    let (ma, mr) = ends
+        .iter()
+        .fold((0.0, 0.0), |(a, r), &(x, y)| (a + x / n, r + y / n));
+    let (sar, saa) = ends.iter().fold((0.0, 0.0), |(ar, aa), &(x, y)| {
+        (ar + (x - ma) * (y - mr), aa + (x - ma) * (x - ma))
+    });
+    let slope = if saa > 0.0 { sar / saa } else { 0.0 };
+    let on_line = ends
+        .iter()
+        .filter(|&&(x, y)| (y - mr - slope * (x - ma)).abs() <= 2.0)
+        .count();
+    on_line * 10 >= ends.len() * 9
 }
 
 /// Every other row and column of the working copy: where the background
@@ -972,9 +1009,10 @@ mod tests {
     }
 
     #[test]
-    fn film_frame_at_any_level_peels_dark_borders_too() {
+    fn film_frame_peels_straight_dark_bands_too() {
         // A dark uniform band along the left edge (a film border in stored,
-        // inverted polarity) beside textured content.
+        // inverted polarity, or a scanner bed in display polarity) beside
+        // textured content.
         let (w, h) = (60, 50);
         let s: Vec<f32> = (0..w * h)
             .map(|i| {
@@ -986,16 +1024,41 @@ mod tests {
                 }
             })
             .collect();
-        let bright = film_frame(&s, w, h, FrameLevel::Bright);
-        assert!(
-            !bright.iter().any(|&f| f),
-            "a dark band is no bright border"
-        );
-        let any = film_frame(&s, w, h, FrameLevel::Any);
-        for y in 0..h {
-            assert!(any[y * w..y * w + 4].iter().all(|&f| f), "row {y}");
-            assert!(!any[y * w + 4..(y + 1) * w].iter().any(|&f| f), "row {y}");
+        for level in [FrameLevel::Bright, FrameLevel::Any] {
+            let frame = film_frame(&s, w, h, level);
+            for y in 0..h {
+                assert!(
+                    frame[y * w..y * w + 4].iter().all(|&f| f),
+                    "{level:?}, row {y}"
+                );
+                let inside = &frame[y * w + 4..(y + 1) * w];
+                assert!(!inside.iter().any(|&f| f), "{level:?}, row {y}");
+            }
         }
+    }
+
+    #[test]
+    fn film_frame_in_display_polarity_keeps_dark_air_beside_a_skin_line() {
+        // Dark air along the right edge, 2 to 8 columns deep along a
+        // curved skin line (within reach on every row): not straight, so
+        // not a scanner bed.
+        let (w, h) = (60, 50);
+        let skin = |y: usize| {
+            let t = (y as f32 - 25.0) / 25.0;
+            w - 2 - (6.0 * t * t).round() as usize
+        };
+        let s: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if x >= skin(y) {
+                    0.02
+                } else {
+                    0.5 + 0.3 * ((x as f32 * 0.9 + 1.0).sin() * (y as f32 * 0.7).cos())
+                }
+            })
+            .collect();
+        let bright = film_frame(&s, w, h, FrameLevel::Bright);
+        assert!(!bright.iter().any(|&f| f), "the air is no frame");
     }
 
     #[test]
