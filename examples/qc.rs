@@ -1,0 +1,97 @@
+//! What mcq's image QC saw, per file: for auditing a polarity or chest-wall
+//! decision (`images.inversion_score`, `images.laterality_score`) by eye.
+//!
+//! ```text
+//! qc OUT FILE...     for each FILE, print its polarity and chest-wall evidence and
+//!                    write OUT/<file name>.png: the working copy in display polarity
+//!                    (left) and the same with the breast mask in green and peeled
+//!                    film borders in red (right)
+//! ```
+//!
+//! It runs the library's own stages (`qc::Work::of`, `inversion::component`,
+//! `laterality::segment`, `Segmentation::chest_wall`): the component method,
+//! as `mcq ingest` runs it by default, on the file decoded at full
+//! resolution (an ingest that decodes at a reduced resolution averages
+//! the same pixels in another order, so its scores can differ slightly).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use image::{Rgb, RgbImage};
+use mcq::decode::{DecodeOptions, decode_with};
+use mcq::qc::{WORK_SIZE, Work, inversion, laterality};
+
+/// The side-by-side picture of the display copy and its segmentation.
+fn picture(display: &Work, seg: &laterality::Segmentation) -> RgbImage {
+    let (w, h) = (display.w, display.h);
+    let (lo, hi) = display
+        .px
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = (hi - lo).max(f32::EPSILON);
+    let mut out = RgbImage::new(2 * w as u32 + 4, h as u32);
+    for (i, &v) in display.px.iter().enumerate() {
+        let g = (255.0 * (v - lo) / span) as u8;
+        let (x, y) = ((i % w) as u32, (i / w) as u32);
+        out.put_pixel(x, y, Rgb([g, g, g]));
+        let breast = seg.breast.as_ref().is_some_and(|m| m[i]);
+        let frame = seg.frame.get(i).copied().unwrap_or(false);
+        let tint = match (breast, frame) {
+            (true, _) => Rgb([g / 2, 128 + g / 2, g / 2]),
+            (false, true) => Rgb([200, g / 3, g / 3]),
+            _ => Rgb([g, g, g]),
+        };
+        out.put_pixel(x + w as u32 + 4, y, tint);
+    }
+    out
+}
+
+fn run(out: &Path, file: &str) -> Result<(), String> {
+    let path = Path::new(file);
+    let decoded = decode_with(path, &DecodeOptions::default()).map_err(|e| e.to_string())?;
+    let work = Work::of(&decoded, WORK_SIZE);
+    let polarity = inversion::component(decoded.photometric.as_deref(), &work);
+    let display = inversion::display_copy(&work, polarity.inverted);
+    let seg = laterality::segment(&display);
+    let wall = seg.chest_wall();
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let png = out.join(format!("{name}.png"));
+    picture(&display, &seg)
+        .save(&png)
+        .map_err(|e| format!("{}: {e}", png.display()))?;
+    let side = wall.side.map_or("none", |s| s.name());
+    let [centroid, taper, contact] = wall.votes;
+    println!(
+        "{file}\t{}\tinverted {} ({:?}, score {:.3})\tchest wall {side} (score {:.3}: centroid {centroid:.3}, taper {taper:.3}, contact {contact:.3})",
+        decoded.photometric.as_deref().unwrap_or("-"),
+        polarity.inverted,
+        polarity.reason,
+        polarity.score.unwrap_or(f64::NAN),
+        wall.score.unwrap_or(f64::NAN),
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((out, files)) = args.split_first().filter(|(_, f)| !f.is_empty()) else {
+        eprintln!("usage: qc OUT FILE...");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("{out}: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut failed = 0;
+    for file in files {
+        if let Err(e) = run(Path::new(out), file) {
+            eprintln!("{file}: {e}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
