@@ -3,7 +3,8 @@
 //!
 //! Component method, step by step:
 //! 1. Film borders (uniform bright bands along an edge that end in a step)
-//!    are peeled off as frame.
+//!    are peeled off as frame, and so are dark ones whose inner edge is a
+//!    straight line (a scanner bed, padding).
 //! 2. A quadratic background surface (gradients, vignetting) is fitted to
 //!    the lower envelope of the remaining pixels and subtracted; tissue is
 //!    what lies more than 4σ of the background's residual above it. The fit
@@ -14,7 +15,10 @@
 //!    30 % then hold fat too, and a fit through air and fat is far noisier
 //!    than one through air alone. When both stay clearly off noise-like, a
 //!    fit from the darkest 3 % is tried on the same terms: a breast filling
-//!    nearly all of the image leaves under 10 % of air.
+//!    nearly all of the image leaves under 10 % of air. When over 70 % of
+//!    the image then lies above the background, the fit may sit on
+//!    something darker than the air (a scanner bed, a black label strip):
+//!    with that set aside, a second fit that is as flat as air replaces it.
 //! 3. An opening with a square of side ≈ 5 % of the short side removes thin
 //!    bright structures (burned-in text, rulers, scanner lines); the
 //!    largest remaining component is the breast, grown back into the tissue
@@ -522,6 +526,47 @@ fn background(
     Some((fit, lower))
 }
 
+/// The pixels more than 4σ of the fit's residual (at least 0.02) above its
+/// surface, outside `frame`.
+fn tissue_of(fit: &Background, frame: &[bool]) -> Vec<bool> {
+    let t = (4.0 * fit.sigma).max(0.02);
+    fit.residual
+        .iter()
+        .zip(frame)
+        .map(|(&r, &f)| !f && r > t)
+        .collect()
+}
+
+/// Tenths of the non-frame pixels above the background from which
+/// [`layered_tissue`] is tried.
+const LAYERED: usize = 7;
+
+/// Most of the image above its background: the fit may sit on something
+/// darker than the air (a scanner bed, a black label strip or a tilted
+/// film's wedge beside a digitized film), and the film's air is then
+/// "tissue". With that first background set aside, a second fit is the
+/// air's when it is as flat as a background must be: noise-like (an
+/// excess up to 1.2, against 1.05 for the first choice: a film's air under
+/// a heel gradient read 1.09-1.13) and so quiet that the first fit's
+/// tissue threshold lies over 4σ of it (film air: σ under 0.001). When
+/// the first background was the air beside a wide breast, what is left is
+/// fat: in noisy images it can pass the first test (excess 0.95-1.10 on 7
+/// look-alikes) but not the second (σ 0.023-0.033). Returns the tissue
+/// above the second fit, `None` when it is not the air's.
+fn layered_tissue(
+    raw: &[f32],
+    s: &[f32],
+    (w, h): (usize, usize),
+    frame: &[bool],
+    tissue: &[bool],
+    threshold: f32,
+) -> Option<Vec<bool>> {
+    let aside: Vec<bool> = frame.iter().zip(tissue).map(|(&f, &t)| f || !t).collect();
+    let (next, _) = background(raw, s, w, h, &aside)?;
+    (next.excess <= 1.2 && next.share >= 0.1 && 4.0 * next.sigma <= threshold)
+        .then(|| tissue_of(&next, &aside))
+}
+
 /// Erosion (`erode = true`, outside counts as background) or dilation with a
 /// `(2r+1)²` square, separably with running counts: along each row, then
 /// down all columns at once (one count per column, updated a row at a time).
@@ -627,25 +672,27 @@ pub fn segment(display: &Work) -> Segmentation {
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
-    let tissue_of = |fit: Background| -> Vec<bool> {
-        let t = (4.0 * fit.sigma).max(0.02);
-        fit.residual
-            .iter()
-            .zip(&frame)
-            .map(|(&r, &f)| !f && r > t)
-            .collect()
-    };
+    let count = |m: &[bool]| m.iter().filter(|&&t| t).count();
     let Some((fit, lower)) = background(&display.px, &smooth, w, h, &frame) else {
         return none;
     };
-    let mut tissue = tissue_of(fit);
+    // The first fit's tissue threshold, for the layered fit below.
+    let threshold = (4.0 * fit.sigma).max(0.02);
+    let mut tissue = tissue_of(&fit, &frame);
     // A breast much larger than its background whose 30 % fit still looked
     // as noise-like: the 10 % fit, all the same.
     let inside = frame.iter().filter(|&&f| !f).count();
-    if tissue.iter().filter(|&&t| t).count() * 10 < inside
+    if count(&tissue) * 10 < inside
         && let Some(lower) = lower
     {
-        tissue = tissue_of(lower);
+        tissue = tissue_of(&lower, &frame);
+    }
+    if count(&tissue) * 10 >= inside * LAYERED
+        && let Some(layered) =
+            layered_tissue(&display.px, &smooth, (w, h), &frame, &tissue, threshold)
+        && count(&layered) * 20 >= inside
+    {
+        tissue = layered;
     }
     let min_area = ((w * h) / 500).max(1);
     let r = ((w.min(h) as f64 * 0.025).round() as usize).max(1);
@@ -887,6 +934,38 @@ mod tests {
         let work = Work::of(&d, 200);
         let cw = segment(&display_copy(&work, false)).chest_wall();
         assert_eq!(cw.side, Some(Side::Left));
+    }
+
+    #[test]
+    fn a_strip_darker_than_the_air_is_set_aside() {
+        // A noiseless black label strip across the image, inside it (not
+        // a border), below the film's air: the first background fit sits
+        // on it and takes the air for tissue.
+        for left in [true, false] {
+            let mut d = image(Spec {
+                left,
+                noise: 0.005,
+                ..Spec::default()
+            });
+            let (w, h) = (d.columns as usize, d.rows as usize);
+            for v in &mut d.pixels {
+                *v += 200;
+            }
+            for v in &mut d.pixels[w * h * 84 / 100..w * h * 92 / 100] {
+                *v = 0;
+            }
+            let work = Work::of(&d, 200);
+            let seg = segment(&display_copy(&work, false));
+            let breast = seg.breast.as_ref().expect("a breast");
+            let share = breast.iter().filter(|&&b| b).count() as f64 / breast.len() as f64;
+            // The half-disc covers 0.6 × 0.8 × π/4 ≈ 38 % of the image.
+            assert!(
+                (0.3..0.45).contains(&share),
+                "left {left}: breast {share:.2} of the image"
+            );
+            let want = if left { Side::Left } else { Side::Right };
+            assert_eq!(seg.chest_wall().side, Some(want));
+        }
     }
 
     #[test]
