@@ -2,8 +2,8 @@
 # Creates (once) a pinned Python environment and prints its bin folder.
 #   env.sh         .cache/venv        from requirements.txt (interop tests, benchmarks)
 #   env.sh dicom   .cache/venv-dicom  from requirements.txt + requirements-dicom.txt
-#                                     (adds python-gdcm and Pillow: pixel-equality
-#                                     tests and the image-ingest benchmark)
+#                                     (adds python-gdcm, Pillow and scipy: pixel-equality
+#                                     tests, the look-alike generators and the image-ingest benchmark)
 # Each venv is rebuilt when the hash of its requirement files changes.
 # MCQ_PY_CACHE moves the folder the venvs live in (default: .cache/).
 set -euo pipefail

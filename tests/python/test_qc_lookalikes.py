@@ -1,14 +1,16 @@
-"""QC accuracy on look-alikes from two independent generators (issue 5).
+"""QC accuracy on look-alikes from three independent generators (issue 5).
 
-`lookalike.py` (written from scratch, sharing nothing with `mcq synth`) and
+`lookalike.py` (written from scratch, sharing nothing with `mcq synth`),
 `lookalike2.py` (written later, without reading the first one's scenes; 40 %
-of its images are digitized films) each write a VinDr-Mammo tree with
-real-scan artefacts and its ground truth; this test ingests each with the
-default component method and with the edge-window baseline, reads `images`
-from each lake with pyarrow, joins the truth and prints the accuracy of
-`laterality_flipped` and `intensity_inverted` per method, overall and per
-artefact kind. The component method must reach 99 %
-on both columns (laterality is a known, non-strict xfail for now).
+of its images are digitized films) and `lookalike3.py` (written later still,
+without reading mcq's detectors or the other two's scenes; a physical model
+of processed, raw and CR digital images and of digitized films) each write a
+VinDr-Mammo tree with real-scan artefacts and its ground truth; this test
+ingests each with the default component method and with the edge-window
+baseline, reads `images` from each lake with pyarrow, joins the truth and
+prints the accuracy of `laterality_flipped` and `intensity_inverted` per
+method, overall and per artefact kind. The component method must reach 99 %
+on both columns (known gaps are non-strict xfails, below).
 
 Run alone (prints the table): tests/run.sh, or
     $(tests/python/env.sh dicom)/python -m pytest -s tests/python/test_qc_lookalikes.py
@@ -25,12 +27,13 @@ import pytest
 
 import lookalike
 import lookalike2
+import lookalike3
 from conftest import run_mcq
 
 IMAGES = 300
 # MCQ_LOOKALIKE_SEED draws another sample of look-alikes.
 SEED = int(os.environ.get("MCQ_LOOKALIKE_SEED", "11"))
-GENERATORS = {"lookalike": lookalike, "lookalike2": lookalike2}
+GENERATORS = {"lookalike": lookalike, "lookalike2": lookalike2, "lookalike3": lookalike3}
 METHODS = {"component": [], "edge_window": ["--qc-method", "edge-window"]}
 COLUMNS = ["laterality_flipped", "intensity_inverted"]
 TRUTH = {"laterality_flipped": "laterality_flipped", "intensity_inverted": "expected_inverted"}
@@ -58,7 +61,7 @@ def scored(request, mcq_bin, tmp_path_factory):
         assert len(rows) == len(truth), f"{method}: {len(rows)} images in the lake, {len(truth)} generated"
         assert {r["qc_method"] for r in rows.values()} == {method}
         results[method] = rows
-    # The second generator's trees are about 1 GB.
+    # The second and third generators' trees are about 1 GB.
     shutil.rmtree(tree)
     return request.param, truth, results
 
@@ -122,8 +125,15 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
 # 1-4 and 11 (1,500 images): chest-wall side 99.3 % (10 misses; 98.0 % at
 # seed 1), polarity 99.6 % (6; seed 11 at 99.7/99.3 %); its laterality
 # misses are digitized films whose smooth, tone-bent background rises above
-# the fitted surface and is segmented as tissue. Not strict; make it a plain
-# test once every seed clears 99 %.
+# the fitted surface and is segmented as tissue. Third generator (session 8,
+# held out until then), seeds 1-3 and 11 (1,200 images): chest-wall side
+# 98.75 % (15 misses; 98.0 % at seed 1, 98.3 % at 11), polarity 99.25 % (9;
+# 98.0 % at seed 1, 99.3 % at 11): every polarity miss and 11 of the 15
+# laterality misses are its linear raw ("for processing") images, where the
+# breast is a nearly uniform silhouette squeezed into a few percent of the
+# range and reads as flat; the rest are two raw log images with padding
+# darker than their grey air and two films with ID flashes. Not strict;
+# make it a plain test once every seed clears 99 %.
 @pytest.mark.xfail(strict=False, reason="chest-wall side near or below 99% on some seeds of the look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
     check_column(scored, "laterality_flipped")
@@ -138,6 +148,14 @@ PROMISED_KINDS = {
                    "low_contrast", "implant", "abdomen", "film_border", "scanner_bed", "sticker", "ruler",
                    "streaks", "dust", "lead_marker", "burned_text", "equalized", "collimation", "mono1",
                    "mono2", "content_inverted", "flipped", "bits12", "bits16"],
+    "lookalike3": ["ffdm", "ffdm_raw_linear", "ffdm_raw_log", "cr", "film", "fatty", "dense", "pectoral",
+                   "abdomen", "nipple_profile", "touches_top_bottom", "fills_width", "cut_off_air_side",
+                   "small_breast", "offset_chestwall", "magnification", "implant", "calcs", "mass",
+                   "heel_strong", "equalized", "usm", "gray_background", "text_air", "text_chestwall",
+                   "lead_marker", "paddle_edge", "collimator", "spot_paddle", "clear_film_edge",
+                   "scanner_bed_dark", "scanner_bed_bright", "id_flash", "tilted_film", "scanner_streaks",
+                   "scratches", "dust", "tape", "sticker", "handwriting", "grease_pencil", "content_inverted",
+                   "pad_zero", "pad_const"],
 }
 
 
