@@ -103,7 +103,8 @@ pub(super) fn quantile(values: impl IntoIterator<Item = f32>, q: f64) -> Option<
 /// Which film borders [`film_frame`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FrameLevel {
-    /// Display polarity is known: clear film is brighter than the median.
+    /// Display polarity is known: clear film is brighter than the median;
+    /// a darker band is frame only with a straight inner edge.
     Bright,
     /// Polarity is not known yet: a band at any level (the polarity vote
     /// peels film borders before it knows which extreme they are at). The
@@ -130,10 +131,12 @@ impl FrameLevel {
 /// Film borders: the clear margin of a scanned film, a uniform bright band
 /// along an image edge. A side whose outermost line (its middle 70 %) is
 /// uniform (and, with [`FrameLevel::Bright`], brighter than the image
-/// median) is peeled: the pixels connected to that line, close to its
-/// level, and at most 15 % in from it are frame. Tissue cut off by the
-/// chest-wall edge is textured and varies along the edge, so it is never
-/// peeled; a plain background edge is not brighter than the median.
+/// median, or darker with a straight inner edge: [`straight_band`]) is
+/// peeled: the pixels connected to that line, close to its level, and at
+/// most 15 % in from it are frame. Tissue cut off by the chest-wall edge is
+/// textured and varies along the edge, so it is never peeled; a plain
+/// background edge is not brighter than the median, and the air beside a
+/// skin line ends in a curve.
 pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) -> Vec<bool> {
     let mut frame = vec![false; w * h];
     let Some(median) = quantile(s.iter().copied(), 0.5) else {
