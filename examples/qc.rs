@@ -50,7 +50,9 @@ fn run(out: &Path, file: &str) -> Result<(), String> {
     let path = Path::new(file);
     let decoded = decode_with(path, &DecodeOptions::default()).map_err(|e| e.to_string())?;
     let work = Work::of(&decoded, WORK_SIZE);
-    let polarity = inversion::component(decoded.photometric.as_deref(), &work);
+    let for_processing =
+        inversion::is_for_processing(decoded.header.presentation_intent.as_deref());
+    let polarity = inversion::component(decoded.photometric.as_deref(), for_processing, &work);
     let display = inversion::display_copy(&work, polarity.inverted);
     let seg = laterality::segment(&display);
     let wall = seg.chest_wall();

@@ -238,7 +238,11 @@ impl Work {
 pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions) -> Processed {
     let work = Work::of(decoded, WORK_SIZE);
     let polarity = match options.method {
-        LateralityMethod::Component => inversion::component(decoded.photometric.as_deref(), &work),
+        LateralityMethod::Component => inversion::component(
+            decoded.photometric.as_deref(),
+            inversion::is_for_processing(decoded.header.presentation_intent.as_deref()),
+            &work,
+        ),
         LateralityMethod::EdgeWindow => {
             inversion::edge_window(decoded.photometric.as_deref(), decoded)
         }
