@@ -71,7 +71,7 @@ pub fn is_for_processing(presentation_intent: Option<&str>) -> bool {
 /// texture read as flat and the vote calls the tissue background; log
 /// data squeezes the air the same way, and there the floor is what keeps
 /// its smooth bends flat. For these images the vote also runs without the
-/// floor, and when the two disagree the content cannot tell: the header,
+/// floor ([`CONSTANT_BLOCK`] instead), and when the two disagree the content cannot tell: the header,
 /// written by the acquisition system, is trusted. Look-alikes of the third
 /// generator (4 seeds, 1,200 images, 48 raw linear and 56 raw log):
 /// polarity misses 9 -> 3, chest-wall side 15 -> 9; without the floor alone
@@ -83,7 +83,7 @@ pub fn bright_background_score(work: &Work, for_processing: bool) -> Option<f64>
     let unit: Vec<f32> = work.px.iter().map(|&v| (v - lo) / span).collect();
     let vote = flatness_vote(&unit, work.w, work.h);
     if for_processing {
-        let bare = Blocks::of(&unit, work.w, work.h, 0.0).map(|b| b.vote());
+        let bare = Blocks::of(&unit, work.w, work.h, CONSTANT_BLOCK).map(|b| b.vote());
         if bare.is_some_and(|b| (b.score > 0.0) != (vote.score > 0.0)) {
             return None;
         }
@@ -107,6 +107,11 @@ const STRUCTURED: f32 = 4.0;
 /// 74 -> 74 (0.3 % made polarity 46 -> 59 on 28 of those seeds, scored
 /// with a Python replica of this vote).
 const QUIET_BLOCK: f32 = 4e-6;
+
+/// The floor of the vote without [`QUIET_BLOCK`] (a standard deviation of
+/// 0.01 % of the range): keeps a constant block (padding, a clipped
+/// background) from dividing zero by zero.
+const CONSTANT_BLOCK: f32 = 1e-8;
 
 /// The noise-aware flatness vote and its evidence.
 #[derive(Debug, Clone, Copy, PartialEq)]
