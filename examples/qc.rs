@@ -24,14 +24,10 @@ use mcq::qc::{WORK_SIZE, Work, inversion, laterality};
 /// The side-by-side picture of the display copy and its segmentation.
 fn picture(display: &Work, seg: &laterality::Segmentation) -> RgbImage {
     let (w, h) = (display.w, display.h);
-    let (lo, hi) = display
-        .px
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let span = (hi - lo).max(f32::EPSILON);
     let mut out = RgbImage::new(2 * w as u32 + 4, h as u32);
+    // The display copy is already scaled to 0..=1.
     for (i, &v) in display.px.iter().enumerate() {
-        let g = (255.0 * (v - lo) / span) as u8;
+        let g = (255.0 * v) as u8;
         let (x, y) = ((i % w) as u32, (i / w) as u32);
         out.put_pixel(x, y, Rgb([g, g, g]));
         let breast = seg.breast.as_ref().is_some_and(|m| m[i]);
@@ -50,8 +46,7 @@ fn run(out: &Path, file: &str) -> Result<(), String> {
     let path = Path::new(file);
     let decoded = decode_with(path, &DecodeOptions::default()).map_err(|e| e.to_string())?;
     let work = Work::of(&decoded, WORK_SIZE);
-    let for_processing =
-        inversion::is_for_processing(decoded.header.presentation_intent.as_deref());
+    let for_processing = decoded.header.is_for_processing();
     let polarity = inversion::component(decoded.photometric.as_deref(), for_processing, &work);
     let display = inversion::display_copy(&work, polarity.inverted);
     let seg = laterality::segment(&display);

@@ -42,6 +42,15 @@ pub struct Header {
     pub voi_lut_function: Option<String>,
 }
 
+impl Header {
+    /// PresentationIntentType `FOR PROCESSING`: raw detector data.
+    pub fn is_for_processing(&self) -> bool {
+        self.presentation_intent
+            .as_deref()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("FOR PROCESSING"))
+    }
+}
+
 /// Reads a file's header, stopping before the pixel data.
 pub fn read_header(path: &Path) -> Result<Header> {
     let object = OpenFileOptions::new()

@@ -56,11 +56,6 @@ pub fn component(photometric: Option<&str>, for_processing: bool, work: &Work) -
     decide(photometric, bright_background_score(work, for_processing))
 }
 
-/// Whether a header's PresentationIntentType marks raw detector data.
-pub fn is_for_processing(presentation_intent: Option<&str>) -> bool {
-    presentation_intent.is_some_and(|p| p.trim().eq_ignore_ascii_case("FOR PROCESSING"))
-}
-
 /// Positive when the stored background is bright, in -1..=1; `None` when
 /// the content cannot tell (a flat image, or no flat or no structured
 /// blocks: the header is trusted). See [`flatness_vote`].
@@ -81,12 +76,14 @@ pub fn bright_background_score(work: &Work, for_processing: bool) -> Option<f64>
     let (lo, hi) = range(&work.px)?;
     let span = hi - lo;
     let unit: Vec<f32> = work.px.iter().map(|&v| (v - lo) / span).collect();
-    let vote = flatness_vote(&unit, work.w, work.h);
-    if for_processing {
-        let bare = Blocks::of(&unit, work.w, work.h, CONSTANT_BLOCK).map(|b| b.vote());
-        if bare.is_some_and(|b| (b.score > 0.0) != (vote.score > 0.0)) {
-            return None;
-        }
+    let blocks = Blocks::of(&unit, work.w, work.h)?;
+    let vote = blocks.vote(QUIET_BLOCK)?;
+    if for_processing
+        && blocks
+            .vote(CONSTANT_BLOCK)
+            .is_some_and(|bare| (bare.score > 0.0) != (vote.score > 0.0))
+    {
+        return None;
     }
     (vote.flat_blocks > 0 && vote.score != 0.0).then_some(vote.score)
 }
@@ -146,33 +143,33 @@ pub struct FlatnessVote {
 /// flat patch of dense tissue (near the tissue level) weighs little and the
 /// air (far beyond it) a lot.
 pub fn flatness_vote(unit: &[f32], w: usize, h: usize) -> FlatnessVote {
-    match Blocks::of(unit, w, h, QUIET_BLOCK) {
-        Some(blocks) => blocks.vote(),
-        None => FlatnessVote {
+    Blocks::of(unit, w, h)
+        .and_then(|blocks| blocks.vote(QUIET_BLOCK))
+        .unwrap_or(FlatnessVote {
             score: 0.0,
             tissue_level: 0.5,
             flat_blocks: 0,
             structured_blocks: 0,
-        },
-    }
+        })
 }
 
-/// Per-block evidence of [`flatness_vote`] (the last partial row and column
-/// of blocks left out).
+/// Per-block measurements of [`flatness_vote`] (the last partial row and
+/// column of blocks left out): what does not depend on the quiet floor, so
+/// that a second vote with another floor reuses it.
 struct Blocks {
+    /// Blocks per row and per column.
+    bw: usize,
+    bh: usize,
     mean: Vec<f32>,
-    /// Structure over noise, median over 3×3 blocks.
-    structure: Vec<f32>,
+    /// σ² / pixels: the variance of a block mean under white noise.
+    noise: Vec<f32>,
     /// Holds a film-border pixel.
     framed: Vec<bool>,
-    tissue_level: f32,
-    structured_blocks: usize,
 }
 
 impl Blocks {
-    /// `None` for an image under 3×3 blocks or without 4 structured blocks.
-    /// `quiet`: the least variance of a block mean ([`QUIET_BLOCK`]).
-    fn of(unit: &[f32], w: usize, h: usize, quiet: f32) -> Option<Blocks> {
+    /// `None` for an image under 3×3 blocks.
+    fn of(unit: &[f32], w: usize, h: usize) -> Option<Blocks> {
         let b = (w.max(h) / 32).max(2);
         let (bw, bh) = (w / b, h / b);
         if bw < 3 || bh < 3 || unit.len() < w * h {
@@ -206,60 +203,57 @@ impl Blocks {
                 let k = by * bw + bx;
                 let n = (b * b) as f64;
                 mean[k] = (sum / n) as f32;
-                // σ² / pixels: the variance of a block mean under white noise.
                 noise[k] = (residual / interior.max(1) as f64 / 1.25 / n) as f32;
                 framed[k] = in_frame > 0;
             }
         }
+        Some(Blocks {
+            bw,
+            bh,
+            mean,
+            noise,
+            framed,
+        })
+    }
+
+    /// The vote of [`flatness_vote`] with `quiet` the least variance of a
+    /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
+    fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
+        let (bw, bh) = (self.bw, self.bh);
         let ratio: Vec<f32> = (0..bw * bh)
             .map(|k| {
-                let d = mean[k] - neighbour_median(&mean, (bw, bh), (k % bw, k / bw), true);
+                let d =
+                    self.mean[k] - neighbour_median(&self.mean, (bw, bh), (k % bw, k / bw), true);
                 // The deviation of a block from the median of 8 noisy
                 // neighbours has about 1.2× the variance of one block mean.
-                d * d / (1.2 * noise[k] + quiet)
+                d * d / (1.2 * self.noise[k] + quiet)
             })
             .collect();
         let structure: Vec<f32> = (0..bw * bh)
             .map(|k| neighbour_median(&ratio, (bw, bh), (k % bw, k / bw), false))
             .collect();
         let tissue: Vec<f32> = (0..bw * bh)
-            .filter(|&k| !framed[k] && structure[k] > STRUCTURED)
-            .map(|k| mean[k])
+            .filter(|&k| !self.framed[k] && structure[k] > STRUCTURED)
+            .map(|k| self.mean[k])
             .collect();
         if tissue.len() < 4 {
             return None;
         }
         // The median (rank n / 2, as `quantile` rounds it).
         let tissue_level = super::laterality::quantile(tissue.iter().copied(), 0.5)?;
-        Some(Blocks {
-            mean,
-            structure,
-            framed,
-            tissue_level,
-            structured_blocks: tissue.len(),
-        })
-    }
-
-    /// The vote of [`flatness_vote`].
-    fn vote(&self) -> FlatnessVote {
         let (mut signed, mut total, mut flat_blocks) = (0.0f64, 0.0f64, 0usize);
-        for k in self.flat() {
-            let d = (self.mean[k] - self.tissue_level) as f64;
+        for k in (0..bw * bh).filter(|&k| !self.framed[k] && structure[k] < FLAT) {
+            let d = (self.mean[k] - tissue_level) as f64;
             signed += d;
             total += d.abs();
             flat_blocks += 1;
         }
-        FlatnessVote {
+        Some(FlatnessVote {
             score: if total > 0.0 { signed / total } else { 0.0 },
-            tissue_level: self.tissue_level,
+            tissue_level,
             flat_blocks,
-            structured_blocks: self.structured_blocks,
-        }
-    }
-
-    /// Indices of the flat blocks outside film borders.
-    fn flat(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.mean.len()).filter(|&k| !self.framed[k] && self.structure[k] < FLAT)
+            structured_blocks: tissue.len(),
+        })
     }
 }
 

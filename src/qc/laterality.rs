@@ -529,10 +529,18 @@ fn background(
     Some((fit, lower))
 }
 
-/// The pixels more than 4σ of the fit's residual (at least 0.02) above its
+impl Background {
+    /// How far above the surface tissue lies: 4σ of the residual, at least
+    /// 0.02.
+    fn tissue_threshold(&self) -> f32 {
+        (4.0 * self.sigma).max(0.02)
+    }
+}
+
+/// The pixels more than [`Background::tissue_threshold`] above the fit's
 /// surface, outside `frame`.
 fn tissue_of(fit: &Background, frame: &[bool]) -> Vec<bool> {
-    let t = (4.0 * fit.sigma).max(0.02);
+    let t = fit.tissue_threshold();
     fit.residual
         .iter()
         .zip(frame)
@@ -680,7 +688,7 @@ pub fn segment(display: &Work) -> Segmentation {
         return none;
     };
     // The first fit's tissue threshold, for the layered fit below.
-    let threshold = (4.0 * fit.sigma).max(0.02);
+    let threshold = fit.tissue_threshold();
     let mut tissue = tissue_of(&fit, &frame);
     // A breast much larger than its background whose 30 % fit still looked
     // as noise-like: the 10 % fit, all the same.

@@ -240,7 +240,7 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
     let polarity = match options.method {
         LateralityMethod::Component => inversion::component(
             decoded.photometric.as_deref(),
-            inversion::is_for_processing(decoded.header.presentation_intent.as_deref()),
+            decoded.header.is_for_processing(),
             &work,
         ),
         LateralityMethod::EdgeWindow => {
