@@ -157,6 +157,8 @@ pub fn flatness_vote(unit: &[f32], w: usize, h: usize) -> FlatnessVote {
 /// column of blocks left out): what does not depend on the quiet floor, so
 /// that a second vote with another floor reuses it.
 struct Blocks {
+    /// Block side in pixels.
+    side: usize,
     /// Blocks per row and per column.
     bw: usize,
     bh: usize,
@@ -208,6 +210,7 @@ impl Blocks {
             }
         }
         Some(Blocks {
+            side: b,
             bw,
             bh,
             mean,
@@ -216,9 +219,12 @@ impl Blocks {
         })
     }
 
-    /// The vote of [`flatness_vote`] with `quiet` the least variance of a
-    /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
-    fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
+    /// Per block, its structure against its noise (the block mean's
+    /// squared deviation from the median of its 8 neighbours over the
+    /// variance noise predicts for it, at least `quiet`), as the median
+    /// over its 3×3 blocks: below [`FLAT`] background-like, above
+    /// [`STRUCTURED`] tissue.
+    fn structure(&self, quiet: f32) -> Vec<f32> {
         let (bw, bh) = (self.bw, self.bh);
         let ratio: Vec<f32> = (0..bw * bh)
             .map(|k| {
@@ -229,9 +235,16 @@ impl Blocks {
                 d * d / (1.2 * self.noise[k] + quiet)
             })
             .collect();
-        let structure: Vec<f32> = (0..bw * bh)
+        (0..bw * bh)
             .map(|k| neighbour_median(&ratio, (bw, bh), (k % bw, k / bw), false))
-            .collect();
+            .collect()
+    }
+
+    /// The vote of [`flatness_vote`] with `quiet` the least variance of a
+    /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
+    fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
+        let (bw, bh) = (self.bw, self.bh);
+        let structure = self.structure(quiet);
         let tissue: Vec<f32> = (0..bw * bh)
             .filter(|&k| !self.framed[k] && structure[k] > STRUCTURED)
             .map(|k| self.mean[k])
@@ -253,6 +266,89 @@ impl Blocks {
             tissue_level,
             flat_blocks,
             structured_blocks: tissue.len(),
+        })
+    }
+}
+
+/// Each block's texture on a 0..=1 copy, classed as the polarity vote
+/// classes it (at the [`QUIET_BLOCK`] floor; film-border blocks left out):
+/// the laterality stage checks a breast mask against it, since tissue is
+/// textured and air is flat.
+pub(super) struct TextureMap {
+    /// Block side in pixels, and blocks per row.
+    side: usize,
+    bw: usize,
+    /// Per block: `Some(true)` structured, `Some(false)` flat, `None`
+    /// neither (or holding a film-border pixel).
+    class: Vec<Option<bool>>,
+}
+
+impl TextureMap {
+    /// `None` for an image under 3×3 blocks (see [`flatness_vote`]).
+    pub(super) fn of(unit: &[f32], w: usize, h: usize) -> Option<TextureMap> {
+        let blocks = Blocks::of(unit, w, h)?;
+        let class = blocks
+            .structure(QUIET_BLOCK)
+            .iter()
+            .zip(&blocks.framed)
+            .map(|(&s, &framed)| match s {
+                _ if framed => None,
+                s if s > STRUCTURED => Some(true),
+                s if s < FLAT => Some(false),
+                _ => None,
+            })
+            .collect();
+        Some(TextureMap {
+            side: blocks.side,
+            bw: blocks.bw,
+            class,
+        })
+    }
+
+    /// The pixel index ranges of block `k`'s rows on a `w`-wide image.
+    fn block_rows(&self, k: usize, w: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let (b, bx, by) = (self.side, k % self.bw, k / self.bw);
+        (by * b..(by + 1) * b).map(move |y| y * w + bx * b..y * w + (bx + 1) * b)
+    }
+
+    /// The pixels of the structured blocks on a `w`-wide image.
+    pub(super) fn structured_pixels(&self, w: usize, h: usize) -> Vec<bool> {
+        let mut out = vec![false; w * h];
+        for (k, _) in self
+            .class
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == Some(true))
+        {
+            self.block_rows(k, w).for_each(|row| out[row].fill(true));
+        }
+        out
+    }
+
+    /// How well `mask` (a `w`-wide image) covers the textured part: the
+    /// Dice overlap of its blocks (those at least half inside it) with
+    /// the structured blocks, over the blocks that are clearly flat or
+    /// clearly structured, `2·S_in / (2·S_in + F_in + S_out)`: 1 when the
+    /// mask holds every structured block and no flat one, 0 when it holds
+    /// only flat ones (the air). `None` without structured blocks.
+    pub(super) fn agreement(&self, mask: &[bool], w: usize) -> Option<f32> {
+        let (mut structured_in, mut flat_in, mut structured_out) = (0usize, 0usize, 0usize);
+        for (k, class) in self.class.iter().enumerate() {
+            let Some(structured) = *class else { continue };
+            let inside: usize = self
+                .block_rows(k, w)
+                .map(|row| mask[row].iter().filter(|&&m| m).count())
+                .sum();
+            match (structured, 2 * inside >= self.side * self.side) {
+                (true, true) => structured_in += 1,
+                (true, false) => structured_out += 1,
+                (false, true) => flat_in += 1,
+                (false, false) => {}
+            }
+        }
+        let all = structured_in + structured_out;
+        (all > 0).then(|| {
+            2.0 * structured_in as f32 / (2 * structured_in + flat_in + structured_out) as f32
         })
     }
 }
@@ -403,6 +499,38 @@ mod tests {
             }
         }
         assert!(box_mean(&[], 0, 0, 1).is_empty());
+    }
+
+    #[test]
+    fn texture_agreement_is_high_on_the_breast_and_low_on_the_air() {
+        let d = image(Spec::default());
+        let work = Work::of(&d, 200);
+        let unit = display_copy(&work, false);
+        let (w, h) = (unit.w, unit.h);
+        let texture = TextureMap::of(&unit.px, w, h).expect("3×3 blocks");
+        // The half-disc of the test image: 0.6 of the width deep, 0.8 of
+        // the height tall, on the left.
+        let breast: Vec<bool> = (0..w * h)
+            .map(|i| {
+                let dx = (i % w) as f32 / (w as f32 * 0.6);
+                let dy = ((i / w) as f32 - h as f32 * 0.5) / (h as f32 * 0.4);
+                dx * dx + dy * dy < 1.0
+            })
+            .collect();
+        let air: Vec<bool> = breast.iter().map(|&b| !b).collect();
+        let on_breast = texture.agreement(&breast, w).expect("structured blocks");
+        assert!(on_breast > 0.9, "breast {on_breast}");
+        let on_air = texture.agreement(&air, w).expect("structured blocks");
+        assert!(on_air < 0.1, "air {on_air}");
+        let structured = texture.structured_pixels(w, h);
+        let share = |m: &[bool]| m.iter().filter(|&&b| b).count();
+        let inside = structured.iter().zip(&breast).filter(|&(&s, &b)| s && b);
+        assert!(inside.count() * 10 >= share(&structured) * 9);
+        // A flat image has no structured blocks.
+        assert!(
+            TextureMap::of(&vec![0.5; w * h], w, h)
+                .is_some_and(|t| t.agreement(&breast, w).is_none())
+        );
     }
 
     #[test]

@@ -19,6 +19,10 @@
 //!    the image then lies above the background, the fit may sit on
 //!    something darker than the air (a scanner bed, a black label strip):
 //!    with that set aside, a second fit that is as flat as air replaces it.
+//!    Air is flat and tissue textured: when the resulting mask covers the
+//!    textured blocks poorly, the fits are retried without them (and
+//!    without the darkest 10 % or 25 %), and the mask that covers them best
+//!    wins by a clear margin.
 //! 3. An opening with a square of side ≈ 5 % of the short side removes thin
 //!    bright structures (burned-in text, rulers, scanner lines); the
 //!    largest remaining component is the breast, grown back into the tissue
@@ -37,6 +41,7 @@
 //! of the 25 outermost stored columns on each side.
 
 use super::Work;
+use super::inversion::TextureMap;
 use crate::decode::Decoded;
 
 /// Image side.
@@ -563,19 +568,21 @@ const LAYERED: usize = 7;
 /// the first background was the air beside a wide breast, what is left is
 /// fat: in noisy images it can pass the first test (excess 0.95-1.10 on 7
 /// look-alikes) but not the second (σ 0.023-0.033). Returns the tissue
-/// above the second fit, `None` when it is not the air's.
+/// above the second fit (outside `frame`, within `tissue`), `None` when it
+/// is not the air's; the fit skips `fitted_out` too, as the first did.
 fn layered_tissue(
     raw: &[f32],
     s: &[f32],
     (w, h): (usize, usize),
-    frame: &[bool],
+    (frame, fitted_out): (&[bool], &[bool]),
     tissue: &[bool],
     threshold: f32,
 ) -> Option<Vec<bool>> {
-    let aside: Vec<bool> = frame.iter().zip(tissue).map(|(&f, &t)| f || !t).collect();
-    let (next, _) = background(raw, s, w, h, &aside)?;
+    let aside =
+        |out: &[bool]| -> Vec<bool> { out.iter().zip(tissue).map(|(&f, &t)| f || !t).collect() };
+    let (next, _) = background(raw, s, w, h, &aside(fitted_out))?;
     (next.excess <= 1.2 && next.share >= 0.1 && 4.0 * next.sigma <= threshold)
-        .then(|| tissue_of(&next, &aside))
+        .then(|| tissue_of(&next, &aside(frame)))
 }
 
 /// Erosion (`erode = true`, outside counts as background) or dilation with a
@@ -669,38 +676,114 @@ fn largest_component(mask: &[bool], w: usize, h: usize) -> Vec<usize> {
     best
 }
 
+/// Below this [`TextureMap::agreement`], a breast mask may hold air: the
+/// background fits are retried ([`RETRY_SKIPS`]).
+const AGREEING: f32 = 0.9;
+
+/// A retried mask replaces the first when its [`TextureMap::agreement`] is
+/// higher by this much (the highest one wins).
+const BETTER_AGREEMENT: f32 = 0.1;
+
+/// The darkest shares of the non-frame pixels that the retried background
+/// fits leave out, besides the structured blocks: none, then 10 % and
+/// 25 % (a black label box, a scanner bed or padding darker than the air).
+const RETRY_SKIPS: [f64; 3] = [0.0, 0.1, 0.25];
+
 /// Segments the breast on the display copy (values 0..=1, tissue bright).
+///
+/// The background fits start from the darkest pixels. When something
+/// darker than the air lies beside it (a black label box holding white
+/// text, a dark halo or gap, a scanner bed), or a heel gradient makes part
+/// of the air the darkest thing, the rest of the air lies "above the
+/// background" and can form the largest component. Air is flat and tissue
+/// textured ([`TextureMap`]): when the mask covers the structured blocks
+/// poorly ([`AGREEING`]), the fits are retried without the structured
+/// blocks ([`RETRY_SKIPS`]), and a mask covering them clearly better
+/// ([`BETTER_AGREEMENT`]) wins. Over 17 look-alike trees of three
+/// generators (5,100 images) the chest-wall misses went 41 -> 30.
 pub fn segment(display: &Work) -> Segmentation {
     let (w, h) = (display.w, display.h);
-    let none = Segmentation {
-        w,
-        h,
-        breast: None,
-        frame: Vec::new(),
-    };
     if w < 4 || h < 4 {
-        return none;
+        return Segmentation {
+            w,
+            h,
+            breast: None,
+            frame: Vec::new(),
+        };
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
+    let mut breast = breast_mask(display, &smooth, &frame, &frame);
+    if let Some(texture) = TextureMap::of(&display.px, w, h) {
+        let agreement = |m: &Option<Vec<bool>>| m.as_deref().and_then(|m| texture.agreement(m, w));
+        let first = agreement(&breast);
+        if first.is_none_or(|a| a < AGREEING) {
+            let structured = texture.structured_pixels(w, h);
+            let inside = || {
+                smooth
+                    .iter()
+                    .zip(&frame)
+                    .filter(|(_, f)| !**f)
+                    .map(|(&v, _)| v)
+            };
+            let mut best = first.unwrap_or(0.0) + BETTER_AGREEMENT;
+            for skip in RETRY_SKIPS {
+                let darkest = (skip > 0.0).then(|| quantile(inside(), skip)).flatten();
+                let fitted_out: Vec<bool> = (0..w * h)
+                    .map(|i| frame[i] || structured[i] || darkest.is_some_and(|d| smooth[i] <= d))
+                    .collect();
+                let retried = breast_mask(display, &smooth, &frame, &fitted_out);
+                if let Some(a) = agreement(&retried)
+                    && a > best
+                {
+                    best = a;
+                    breast = retried;
+                }
+            }
+        }
+    }
+    Segmentation {
+        w,
+        h,
+        breast,
+        frame,
+    }
+}
+
+/// The breast mask of [`segment`]: tissue is what lies above the
+/// background fits (which skip the pixels of `fitted_out`: `frame`, or
+/// more), outside `frame`; the largest component after an opening, grown
+/// back into the tissue. `None` when no background or no component of
+/// 0.2 % of the image is found.
+fn breast_mask(
+    display: &Work,
+    smooth: &[f32],
+    frame: &[bool],
+    fitted_out: &[bool],
+) -> Option<Vec<bool>> {
+    let (w, h) = (display.w, display.h);
     let count = |m: &[bool]| m.iter().filter(|&&t| t).count();
-    let Some((fit, lower)) = background(&display.px, &smooth, w, h, &frame) else {
-        return none;
-    };
+    let (fit, lower) = background(&display.px, smooth, w, h, fitted_out)?;
     // The first fit's tissue threshold, for the layered fit below.
     let threshold = fit.tissue_threshold();
-    let mut tissue = tissue_of(&fit, &frame);
+    let mut tissue = tissue_of(&fit, frame);
     // A breast much larger than its background whose 30 % fit still looked
     // as noise-like: the 10 % fit, all the same.
     let inside = frame.iter().filter(|&&f| !f).count();
     if count(&tissue) * 10 < inside
         && let Some(lower) = lower
     {
-        tissue = tissue_of(&lower, &frame);
+        tissue = tissue_of(&lower, frame);
     }
     if count(&tissue) * 10 >= inside * LAYERED
-        && let Some(layered) =
-            layered_tissue(&display.px, &smooth, (w, h), &frame, &tissue, threshold)
+        && let Some(layered) = layered_tissue(
+            &display.px,
+            smooth,
+            (w, h),
+            (frame, fitted_out),
+            &tissue,
+            threshold,
+        )
         && count(&layered) * 20 >= inside
     {
         tissue = layered;
@@ -712,19 +795,13 @@ pub fn segment(display: &Work) -> Segmentation {
     if core.len() < min_area {
         core = largest_component(&tissue, w, h);
         if core.len() < min_area {
-            return Segmentation { frame, ..none };
+            return None;
         }
     }
     let mut core_mask = vec![false; w * h];
     core.iter().for_each(|&i| core_mask[i] = true);
     let grown = morph(&core_mask, w, h, r, false);
-    let breast = grown.iter().zip(&tissue).map(|(&g, &t)| g && t).collect();
-    Segmentation {
-        w,
-        h,
-        breast: Some(breast),
-        frame,
-    }
+    Some(grown.iter().zip(&tissue).map(|(&g, &t)| g && t).collect())
 }
 
 impl Segmentation {
@@ -976,6 +1053,58 @@ mod tests {
             );
             let want = if left { Side::Left } else { Side::Right };
             assert_eq!(seg.chest_wall().side, Some(want));
+        }
+    }
+
+    #[test]
+    fn black_label_boxes_darker_than_the_air_are_left_out_of_the_fit() {
+        // Black boxes holding white text at the nipple side, darker than
+        // the air, which rises across the image (a heel gradient): the
+        // first background fit sits on the boxes and takes the far air for
+        // tissue. The boxes read as flat (their strokes count as noise),
+        // so only the retry that leaves out the darkest pixels finds the
+        // air; without the retries every case here picks the wrong side.
+        for (box_w, box_h, lift, rise, boxes) in [
+            (0.3, 0.12, 400, 600, 2),
+            (0.2, 0.08, 300, 800, 2),
+            (0.25, 0.1, 300, 0, 3),
+        ] {
+            for left in [true, false] {
+                let mut d = image(Spec {
+                    noise: 0.01,
+                    depth: 0.4,
+                    gradient: true,
+                    ..Spec::default()
+                });
+                let (w, h) = (d.columns as usize, d.rows as usize);
+                for (i, v) in d.pixels.iter_mut().enumerate() {
+                    *v += lift + (rise as f32 * (i % w) as f32 / w as f32) as u16;
+                }
+                let (bw, bh) = ((w as f32 * box_w) as usize, (h as f32 * box_h) as usize);
+                for y0 in [h - bh - 5, 5, h / 2 - bh / 2].into_iter().take(boxes) {
+                    let x0 = w - bw - 5;
+                    for y in y0..y0 + bh {
+                        for x in x0..x0 + bw {
+                            let inner =
+                                (4..bh - 4).contains(&(y - y0)) && (4..bw - 4).contains(&(x - x0));
+                            let stroke = inner && (x / 3 + y / 4) % 5 == 0;
+                            d.pixels[y * w + x] = if stroke { 4000 } else { 0 };
+                        }
+                    }
+                }
+                if !left {
+                    d.pixels.chunks_mut(w).for_each(|row| row.reverse());
+                }
+                let display = display_copy(&Work::of(&d, 200), false);
+                let seg = segment(&display);
+                let breast = seg.breast.as_ref().expect("a breast");
+                let share = breast.iter().filter(|&&b| b).count() as f64 / breast.len() as f64;
+                let case = format!("boxes {box_w}x{box_h}x{boxes}, rise {rise}, left {left}");
+                // The half-disc covers 0.4 × 0.8 × π/4 ≈ 25 % of the image.
+                assert!((0.2..0.4).contains(&share), "{case}: breast {share:.2}");
+                let want = if left { Side::Left } else { Side::Right };
+                assert_eq!(seg.chest_wall().side, Some(want), "{case}");
+            }
         }
     }
 
