@@ -124,10 +124,13 @@ KNOWN_GAPS = {
     # (seeds 1-3, 900 images): polarity 89.6 % (94 misses), chest-wall
     # side 93.6 % (58); the edge-window baseline 73.3 % and 81.7 %. Most
     # polarity misses are CBIS-DDSM-style digitized films (40 % of them
-    # wrong) whose clear film margins are wide (over the 15 % film_frame
-    # peels), tilted or broken by stickers: flat and bright, they outvote
-    # the dark air. Spot/magnification views with a bright collimated
-    # field miss the same way.
+    # wrong): their air, mottled by fog, reads as textured, and their clear
+    # margins (wide, tilted, broken by stickers) are flat and bright, so
+    # they outvote it. Spot/magnification views with a bright collimated
+    # field, GE-style grey backgrounds and CESM recombined images miss too.
+    # After this session's changes (deep clear margins peeled, segmentation
+    # retries): seeds 1-3 polarity 90.4 % (86), chest-wall side 94.0 %
+    # (54); seed 11 91.0 % and 94.3 %.
     ("lookalike4", "intensity_inverted"): "wide, tilted film margins of digitized films read as a bright background",
     ("lookalike4", "laterality_flipped"): "follows the polarity misses of digitized films",
 }
@@ -160,8 +163,11 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
 # content inverted against the header, where the votes with and without
 # the quiet floor disagree and the header decides). Laterality misses: 5
 # raw linear, 2 raw log with padding darker than their grey air, 2 films
-# with ID flashes. Not strict; make it a plain test once every seed clears
-# 99 %.
+# with ID flashes. Session 9 (segmentation retries when the mask misses
+# the textured blocks): first generator's 8 seeds 20 misses (98.7 % at
+# 101), second 5 of 1,500, third 4 of 1,200 (every seed 99.7 %); the
+# fourth generator is below (KNOWN_GAPS). Not strict; make it a plain test
+# once every seed clears 99 %.
 @pytest.mark.xfail(strict=False, reason="chest-wall side near or below 99% on some seeds of the look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
     check_column(scored, "laterality_flipped")
