@@ -1,6 +1,10 @@
 //! The command line: clap derive types, converted once into the library's
 //! plain types, and dispatch. Nothing here does real work.
 
+// The doc comments here are clap's `--help` text, printed as written:
+// `<dataset>` and `[_<n>]` are placeholders, not HTML or links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

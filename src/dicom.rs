@@ -24,7 +24,7 @@ pub struct Header {
     /// Laterality (0020,0060), the series-level attribute.
     pub laterality: Option<String>,
     pub view_position: Option<String>,
-    /// ViewCodeSequence[0] CodeMeaning and CodeValue.
+    /// `ViewCodeSequence[0]` CodeMeaning and CodeValue.
     pub view_code_meaning: Option<String>,
     pub view_code_value: Option<String>,
     pub patient_orientation: Option<String>,

@@ -62,11 +62,11 @@ pub fn component(photometric: Option<&str>, for_processing: bool, work: &Work) -
 ///
 /// Raw detector data (`for_processing`) is linear or logarithmic in the
 /// exposure. Linear data squeezes the breast into a few percent of the
-/// range at low, nearly noise-free counts, where [`QUIET_BLOCK`] makes its
+/// range at low, nearly noise-free counts, where `QUIET_BLOCK` makes its
 /// texture read as flat and the vote calls the tissue background; log
 /// data squeezes the air the same way, and there the floor is what keeps
 /// its smooth bends flat. For these images the vote also runs without the
-/// floor ([`CONSTANT_BLOCK`] instead), and when the two disagree the content cannot tell: the header,
+/// floor (`CONSTANT_BLOCK` instead), and when the two disagree the content cannot tell: the header,
 /// written by the acquisition system, is trusted. Look-alikes of the third
 /// generator (4 seeds, 1,200 images, 48 raw linear and 56 raw log):
 /// polarity misses 9 -> 3, chest-wall side 15 -> 9; without the floor alone
@@ -135,8 +135,8 @@ pub struct FlatnessVote {
 ///   ratio over 3×3 blocks. The neighbour median ignores a step (skin
 ///   line, film-border edge) and a linear gradient, which are not texture.
 ///
-/// Flat blocks (ratio below [`FLAT`]) are background-like, structured ones
-/// (above [`STRUCTURED`]) tissue; blocks holding any film-border pixel are
+/// Flat blocks (ratio below `FLAT`) are background-like, structured ones
+/// (above `STRUCTURED`) tissue; blocks holding any film-border pixel are
 /// left out (their mean mixes the border's level with what lies inside it,
 /// and the step inflates their noise, so that they read as flat). Each flat
 /// block votes with its signed distance from the median tissue level, so a

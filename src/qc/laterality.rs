@@ -740,10 +740,10 @@ const RETRY_SKIPS: [f64; 3] = [0.0, 0.1, 0.25];
 /// text, a dark halo or gap, a scanner bed), or a heel gradient makes part
 /// of the air the darkest thing, the rest of the air lies "above the
 /// background" and can form the largest component. Air is flat and tissue
-/// textured ([`TextureMap`]): when the mask covers the structured blocks
-/// poorly ([`AGREEING`]), the fits are retried without the structured
-/// blocks ([`RETRY_SKIPS`]), and a mask covering them clearly better
-/// ([`BETTER_AGREEMENT`]) wins. Over 17 look-alike trees of three
+/// textured (`TextureMap`): when the mask covers the structured blocks
+/// poorly (`AGREEING`), the fits are retried without the structured
+/// blocks (`RETRY_SKIPS`), and a mask covering them clearly better
+/// (`BETTER_AGREEMENT`) wins. Over 17 look-alike trees of three
 /// generators (5,100 images) the chest-wall misses went 41 -> 29.
 pub fn segment(display: &Work) -> Segmentation {
     let (w, h) = (display.w, display.h);
