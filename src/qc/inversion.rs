@@ -66,8 +66,9 @@ pub fn component(photometric: Option<&str>, for_processing: bool, work: &Work) -
 /// texture read as flat and the vote calls the tissue background; log
 /// data squeezes the air the same way, and there the floor is what keeps
 /// its smooth bends flat. For these images the vote also runs without the
-/// floor (`CONSTANT_BLOCK` instead), and when the two disagree the content cannot tell: the header,
-/// written by the acquisition system, is trusted. Look-alikes of the third
+/// floor (`CONSTANT_BLOCK` instead), and when the two disagree the content
+/// cannot tell: the header, written by the acquisition system, is trusted.
+/// Look-alikes of the third
 /// generator (4 seeds, 1,200 images, 48 raw linear and 56 raw log):
 /// polarity misses 9 -> 3, chest-wall side 15 -> 9; without the floor alone
 /// 4 and 8, but 3 raw log images lost. The other two generators write no
@@ -219,12 +220,13 @@ impl Blocks {
         })
     }
 
-    /// Per block, its structure against its noise (the block mean's
-    /// squared deviation from the median of its 8 neighbours over the
-    /// variance noise predicts for it, at least `quiet`), as the median
-    /// over its 3×3 blocks: below [`FLAT`] background-like, above
-    /// [`STRUCTURED`] tissue.
-    fn structure(&self, quiet: f32) -> Vec<f32> {
+    /// Per block, its class: `Some(true)` structured (tissue), `Some(false)`
+    /// flat (background-like), `None` neither or holding a film-border
+    /// pixel. The structure is the block mean's squared deviation from the
+    /// median of its 8 neighbours over the variance noise predicts for it
+    /// (at least `quiet`), as the median over its 3×3 blocks: below [`FLAT`]
+    /// flat, above [`STRUCTURED`] structured.
+    fn classes(&self, quiet: f32) -> Vec<Option<bool>> {
         let (bw, bh) = (self.bw, self.bh);
         let ratio: Vec<f32> = (0..bw * bh)
             .map(|k| {
@@ -236,27 +238,37 @@ impl Blocks {
             })
             .collect();
         (0..bw * bh)
-            .map(|k| neighbour_median(&ratio, (bw, bh), (k % bw, k / bw), false))
+            .map(
+                |k| match neighbour_median(&ratio, (bw, bh), (k % bw, k / bw), false) {
+                    _ if self.framed[k] => None,
+                    s if s > STRUCTURED => Some(true),
+                    s if s < FLAT => Some(false),
+                    _ => None,
+                },
+            )
             .collect()
     }
 
     /// The vote of [`flatness_vote`] with `quiet` the least variance of a
     /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
     fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
-        let (bw, bh) = (self.bw, self.bh);
-        let structure = self.structure(quiet);
-        let tissue: Vec<f32> = (0..bw * bh)
-            .filter(|&k| !self.framed[k] && structure[k] > STRUCTURED)
-            .map(|k| self.mean[k])
-            .collect();
+        let classes = self.classes(quiet);
+        let of_class = |class| {
+            classes
+                .iter()
+                .zip(&self.mean)
+                .filter(move |(c, _)| **c == Some(class))
+                .map(|(_, &m)| m)
+        };
+        let tissue: Vec<f32> = of_class(true).collect();
         if tissue.len() < 4 {
             return None;
         }
         // The median (rank n / 2, as `quantile` rounds it).
         let tissue_level = super::laterality::quantile(tissue.iter().copied(), 0.5)?;
         let (mut signed, mut total, mut flat_blocks) = (0.0f64, 0.0f64, 0usize);
-        for k in (0..bw * bh).filter(|&k| !self.framed[k] && structure[k] < FLAT) {
-            let d = (self.mean[k] - tissue_level) as f64;
+        for mean in of_class(false) {
+            let d = (mean - tissue_level) as f64;
             signed += d;
             total += d.abs();
             flat_blocks += 1;
@@ -287,21 +299,10 @@ impl TextureMap {
     /// `None` for an image under 3×3 blocks (see [`flatness_vote`]).
     pub(super) fn of(unit: &[f32], w: usize, h: usize) -> Option<TextureMap> {
         let blocks = Blocks::of(unit, w, h)?;
-        let class = blocks
-            .structure(QUIET_BLOCK)
-            .iter()
-            .zip(&blocks.framed)
-            .map(|(&s, &framed)| match s {
-                _ if framed => None,
-                s if s > STRUCTURED => Some(true),
-                s if s < FLAT => Some(false),
-                _ => None,
-            })
-            .collect();
         Some(TextureMap {
             side: blocks.side,
             bw: blocks.bw,
-            class,
+            class: blocks.classes(QUIET_BLOCK),
         })
     }
 

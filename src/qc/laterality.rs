@@ -158,22 +158,15 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
     let Some(median) = quantile(s.iter().copied(), 0.5) else {
         return frame;
     };
-    // Sides 0-3: left, right, top, bottom; lines run along the side.
-    let geometry = |side: usize| {
-        if side < 2 {
-            (h, (w * 15 / 100).max(1))
-        } else {
-            (w, (h * 15 / 100).max(1))
-        }
+    // Sides 0-3: left, right, top, bottom; lines run along the side. A
+    // side's length, and `percent` of the image's extent in from it.
+    let reach = |side: usize, percent: usize| {
+        let (len, extent) = if side < 2 { (h, w) } else { (w, h) };
+        (len, (extent * percent / 100).max(1))
     };
-    // How deep a band with a straight inner edge may run.
-    let deep = |side: usize| {
-        if side < 2 {
-            (w * DEEP_BAND_PERCENT / 100).max(1)
-        } else {
-            (h * DEEP_BAND_PERCENT / 100).max(1)
-        }
-    };
+    let geometry = |side: usize| reach(side, 15);
+    // How deep a bright band with a straight inner edge may run.
+    let deep = |side: usize| reach(side, DEEP_BAND_PERCENT).1;
     // Pixel index of (position along the edge, depth in from it).
     let at = |side: usize, along: usize, depth: usize| match side {
         0 => along * w + depth,
@@ -181,13 +174,20 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
         2 => depth * w + along,
         _ => (h - 1 - depth) * w + along,
     };
-    // Per side with a uniform outermost line, how far each line runs in
-    // from the edge at the line's level (a jagged inner edge is followed
-    // line by line), whether the band is dark (see below) and whether it
-    // is brighter than the median.
-    let runs: Vec<Option<(Vec<usize>, bool, bool)>> = (0..4)
+    // A side with a uniform outermost line.
+    struct Band {
+        /// How far each line runs in from the edge at the line's level (a
+        /// jagged inner edge is followed line by line), up to the deep
+        /// reach.
+        runs: Vec<usize>,
+        /// At or below the median in display polarity (see below).
+        dark: bool,
+        /// Brighter than the median.
+        bright: bool,
+    }
+    let bands: Vec<Option<Band>> = (0..4)
         .map(|side| {
-            let (len, depth_max) = geometry(side);
+            let len = geometry(side).0;
             let skip = len * 5 / 100;
             let line: Vec<f32> = (skip..len - skip).map(|a| s[at(side, a, 0)]).collect();
             let p10 = quantile(line.iter().copied(), 0.1)?;
@@ -201,64 +201,56 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
             let dark = level_rule == FrameLevel::Bright && level <= median;
             let tolerance = (2.0 * (p90 - p10)).max(0.03);
             let near = |i: usize| (s[i] - level).abs() <= tolerance;
-            let side_runs = (0..len)
+            let runs = (0..len)
                 .map(|along| {
-                    (0..deep(side).max(depth_max))
+                    (0..deep(side))
                         .take_while(|&d| near(at(side, along, d)))
                         .count()
                 })
                 .collect();
-            Some((side_runs, dark, level > median))
+            Some(Band {
+                runs,
+                dark,
+                bright: level > median,
+            })
         })
         .collect();
-    // The runs within the usual reach.
-    let shallow: Vec<Option<(Vec<usize>, bool)>> = runs
-        .iter()
-        .enumerate()
-        .map(|(side, r)| {
-            let depth_max = geometry(side).1;
-            r.as_ref()
-                .map(|(r, dark, _)| (r.iter().map(|&d| d.min(depth_max)).collect(), *dark))
-        })
-        .collect();
-    for (side, side_runs) in shallow.iter().enumerate() {
-        let Some((side_runs, dark)) = side_runs else {
+    for (side, band) in bands.iter().enumerate() {
+        let Some(band) = band else {
             continue;
         };
         let (len, depth_max) = geometry(side);
         // A band ends with a step; smooth tissue at the chest wall runs on.
         // Lines that cross a band of a perpendicular side, in a corner,
-        // run on along it and are not counted.
+        // run on along it (within the usual reach) and are not counted.
         let (first, last) = if side < 2 { (2, 3) } else { (0, 1) };
         let corner = |perpendicular: usize| {
-            let index = if side % 2 == 0 {
-                0
-            } else {
-                geometry(perpendicular).0 - 1
-            };
-            shallow[perpendicular].as_ref().map_or(0, |(r, _)| r[index])
+            let (len, depth_max) = geometry(perpendicular);
+            let index = if side % 2 == 0 { 0 } else { len - 1 };
+            bands[perpendicular]
+                .as_ref()
+                .map_or(0, |b| b.runs[index].min(depth_max))
         };
         let counted = corner(first)..len.saturating_sub(corner(last));
-        let ended = side_runs[counted.clone()]
-            .iter()
-            .filter(|&&r| r < depth_max)
-            .count();
-        let usual = !counted.is_empty()
-            && ended * 100 >= counted.len() * level_rule.least_ended_percent()
-            && (!*dark || straight_band(&side_runs[counted.clone()], depth_max));
+        if counted.is_empty() {
+            continue;
+        }
+        // Lines past a reach count as running on (`straight_band` too).
+        let lines = &band.runs[counted];
+        let ended = lines.iter().filter(|&&r| r < depth_max).count();
+        let usual = ended * 100 >= lines.len() * level_rule.least_ended_percent()
+            && (!band.dark || straight_band(lines, depth_max));
         // A clear film margin can run deeper, tilted or not, and still
         // ends in a straight line; the air beside a breast ends in a curve.
-        let deep_runs = runs[side]
-            .as_ref()
-            .filter(|(_, _, bright)| *bright)
-            .map(|(r, _, _)| r);
-        let side_runs = match deep_runs {
-            Some(r) if !usual && !counted.is_empty() && straight_band(&r[counted], deep(side)) => r,
-            _ if usual => side_runs,
-            _ => continue,
+        let peeled = if usual {
+            depth_max
+        } else if band.bright && straight_band(lines, deep(side)) {
+            deep(side)
+        } else {
+            continue;
         };
-        for (along, &run) in side_runs.iter().enumerate() {
-            for depth in 0..run {
+        for (along, &run) in band.runs.iter().enumerate() {
+            for depth in 0..run.min(peeled) {
                 frame[at(side, along, depth)] = true;
             }
         }
