@@ -541,6 +541,27 @@ mod tests {
     }
 
     #[test]
+    fn a_collimated_field_of_tissue_alone_leaves_the_polarity_to_the_header() {
+        // A spot view whose field holds only tissue: its flat bright
+        // surround is no background. Stored as displayed (MONOCHROME2) or
+        // inverted (MONOCHROME1), the output is the display polarity.
+        let (w, h) = (160, 256);
+        let spot = super::super::testimg::spot_view(w, h);
+        for (photometric, stored_inverted) in [("MONOCHROME2", false), ("MONOCHROME1", true)] {
+            let px = spot
+                .iter()
+                .map(|&v| 4095.0 * if stored_inverted { 1.0 - v } else { v })
+                .collect();
+            let score = bright_background_score(&Work { w, h, px }, false);
+            let polarity = decide(Some(photometric), score);
+            assert_eq!(
+                polarity.inverted, stored_inverted,
+                "{photometric}: score {score:?}"
+            );
+        }
+    }
+
+    #[test]
     fn box_mean_is_the_mean_over_the_clamped_square() {
         let (w, h) = (7, 5);
         let px: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 101) as f32).collect();

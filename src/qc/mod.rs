@@ -349,6 +349,41 @@ pub(crate) mod testimg {
         }
     }
 
+    /// A spot or magnification view on a 0..=1 copy, in display polarity:
+    /// a collimated field holding only textured tissue (the right 65 % of
+    /// the width, the middle half of the height, reaching the right edge)
+    /// in a flat bright surround (0.97).
+    pub fn spot_view(w: usize, h: usize) -> Vec<f32> {
+        let mut seed = 777u32;
+        (0..w * h)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let n = (seed >> 8) as f32 / (1u32 << 24) as f32;
+                let (x, y) = ((i % w) as f32, (i / w) as f32);
+                let field = x >= w as f32 * 0.35 && (h as f32 * 0.25..h as f32 * 0.75).contains(&y);
+                if field {
+                    0.35 + 0.3 * blobs(x / 6.0, y / 6.0) + 0.05 * n
+                } else {
+                    0.97 + 0.005 * n
+                }
+            })
+            .collect()
+    }
+
+    /// Value noise in 0..1: random values on the integer grid, bilinearly
+    /// interpolated (blobs of about one grid step, at random levels).
+    pub fn blobs(x: f32, y: f32) -> f32 {
+        let at = |ix: u32, iy: u32| {
+            let k = ix.wrapping_mul(73_856_093) ^ iy.wrapping_mul(19_349_663);
+            (k.wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32
+        };
+        let (ix, iy) = (x.floor() as u32, y.floor() as u32);
+        let (fx, fy) = (x - x.floor(), y - y.floor());
+        let top = at(ix, iy) * (1.0 - fx) + at(ix + 1, iy) * fx;
+        let bottom = at(ix, iy + 1) * (1.0 - fx) + at(ix + 1, iy + 1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+
     /// A 12-bit half-disc breast with texture; options add artefacts.
     pub fn image(s: Spec) -> Decoded {
         let (w, h) = (s.w, s.h);
