@@ -105,7 +105,7 @@ def main() -> None:
         print(f"{key:<10} {n:>4} {lat:>8} {pol:>8} {100 - 100 * lat / n:6.2f} {100 - 100 * pol / n:6.2f}")
     if args.out:
         with open(args.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
             w.writeheader()
             w.writerows(rows)
     if args.against:

@@ -410,27 +410,11 @@ fn flood_surround(
         return None;
     }
     let near = |i: usize| !frame[i] && (s[i] - level).abs() <= 0.03;
-    let mut surround = vec![false; w * h];
-    let mut stack: Vec<usize> = border.iter().copied().filter(|&i| near(i)).collect();
-    if (stack.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
+    let seeds: Vec<usize> = border.iter().copied().filter(|&i| near(i)).collect();
+    if (seeds.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
         return None;
     }
-    stack.iter().for_each(|&i| surround[i] = true);
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % w, i / w);
-        let neighbours = [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ];
-        for j in neighbours.into_iter().flatten() {
-            if !surround[j] && near(j) {
-                surround[j] = true;
-                stack.push(j);
-            }
-        }
-    }
+    let surround = flood((w, h), seeds, near);
     // The box of what is left.
     let (mut x0, mut y0, mut x1, mut y1, mut field) = (w, h, 0, 0, 0usize);
     for i in (0..w * h).filter(|&i| !surround[i] && !frame[i]) {
@@ -927,6 +911,34 @@ fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> 
         o.iter_mut().zip(&counts).for_each(|(o, &c)| *o = hit(c));
     }
     out
+}
+
+/// The cells of a `w × h` grid 4-connected to `seeds` through cells that
+/// `pass` (the seeds are taken as given).
+pub(super) fn flood(
+    (w, h): (usize, usize),
+    seeds: Vec<usize>,
+    pass: impl Fn(usize) -> bool,
+) -> Vec<bool> {
+    let mut reached = vec![false; w * h];
+    seeds.iter().for_each(|&i| reached[i] = true);
+    let mut stack = seeds;
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        let neighbours = [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ];
+        for j in neighbours.into_iter().flatten() {
+            if !reached[j] && pass(j) {
+                reached[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    reached
 }
 
 /// The largest 4-connected component: its pixel indices.
