@@ -4,14 +4,17 @@
 # made by tests/python/env.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-echo "== cargo fmt --check"
+# Each stage's start, in seconds since the run began (CI must stay well
+# under 30 minutes on a clean clone; these say where the time goes).
+stage() { echo "== [${SECONDS}s] $*"; }
+stage "cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy --all-targets -- -D warnings"
+stage "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo test"
+stage "cargo test"
 cargo test
 if ! compgen -G "tests/python/test_*.py" > /dev/null; then exit 0; fi
-echo "== python interop tests"
+stage "python interop tests"
 # The dicom venv is requirements.txt plus requirements-dicom.txt (python-gdcm
 # writes the JPEG lossless/baseline files of test_pixel_equality.py).
 bin="$(tests/python/env.sh dicom)"
@@ -19,4 +22,5 @@ cargo build --quiet --bin mcq --example decode
 export MCQ_BIN="$PWD/target/debug/mcq"
 export MCQ_DECODE_BIN="$PWD/target/debug/examples/decode"
 export PYTHONDONTWRITEBYTECODE=1
-"$bin/python" -m pytest -q -p no:cacheprovider tests/python
+"$bin/python" -m pytest -q -p no:cacheprovider --durations=8 tests/python
+stage "done"
