@@ -189,7 +189,7 @@ pub struct FlatnessVote {
 /// level of the structured blocks of middling structure,
 /// `TISSUE_STRUCTURE`), so a flat patch of dense tissue (near the tissue
 /// level) weighs little and the air (far beyond it) a lot. Only flat
-/// blocks open to the image's edge vote (see [`open_to_edge`]).
+/// blocks open to the image's edge vote (`open_to_edge`).
 pub fn flatness_vote(unit: &[f32], w: usize, h: usize) -> FlatnessVote {
     Blocks::of(unit, w, h)
         .and_then(|blocks| blocks.vote(QUIET_BLOCK))
