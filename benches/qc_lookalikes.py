@@ -111,11 +111,10 @@ def main() -> None:
     if args.against:
         with open(args.against, newline="") as f:
             before = {(r["tree"], r["image_id"]): r for r in csv.DictReader(f, delimiter="\t")}
+        pairs = [(before[k], r) for r in rows if (k := (r["tree"], r["image_id"])) in before]
         for c in COLUMNS:
-            fixed = [r for r in rows if (k := (r["tree"], r["image_id"])) in before
-                     and int(before[k][c]) and not r[c]]
-            lost = [r for r in rows if (k := (r["tree"], r["image_id"])) in before
-                    and not int(before[k][c]) and r[c]]
+            fixed = [r for was, r in pairs if int(was[c]) and not r[c]]
+            lost = [r for was, r in pairs if not int(was[c]) and r[c]]
             print(f"{c}: {len(fixed)} fixed, {len(lost)} lost")
             for r in lost:
                 print(f"  lost {r['tree']} {r['image_id']} [{r['kinds']}]")

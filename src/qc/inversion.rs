@@ -163,7 +163,7 @@ pub struct FlatnessVote {
     /// Median level (0..=1) of the structured blocks (those within
     /// `TISSUE_STRUCTURE`'s percentiles of their structure).
     pub tissue_level: f32,
-    /// The flat blocks' mean distance (0..=1) from the tissue level.
+    /// The voting blocks' mean distance (0..=1) from the tissue level.
     pub contrast: f64,
     /// Blocks that voted (flat, or weakly textured far from the tissue
     /// level) and blocks counted as structured, weakly textured ones
@@ -314,36 +314,25 @@ impl Blocks {
     /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
     fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
         let structure = self.structure(quiet);
-        let mut classes = self.classify(&structure);
+        let classes = self.classify(&structure);
         let weak = weak_texture(&classes, &structure);
-        for (class, &weak) in classes.iter_mut().zip(&weak) {
-            if weak {
-                *class = None;
-            }
-        }
         let structured: Vec<(f32, f32)> = (0..classes.len())
-            .filter(|&k| classes[k] == Some(true))
+            .filter(|&k| classes[k] == Some(true) && !weak[k])
             .map(|k| (structure[k], self.mean[k]))
             .collect();
         if structured.len() < 4 {
             return None;
         }
         let tissue_level = tissue_level(&structured)?;
-        // Weak texture far from the tissue level is background-like; near
-        // it, smooth tissue.
+        // Weak texture far from the tissue level is background-like (it
+        // votes and lets the background through); near it, smooth tissue.
         let background_like: Vec<bool> = (0..classes.len())
             .map(|k| {
                 weak[k] && f64::from(self.mean[k] - tissue_level).abs() >= WEAK_TEXTURE_DISTANCE
             })
             .collect();
         let passable: Vec<Option<bool>> = (0..classes.len())
-            .map(|k| {
-                if weak[k] && !background_like[k] {
-                    Some(true)
-                } else {
-                    classes[k]
-                }
-            })
+            .map(|k| if background_like[k] { None } else { classes[k] })
             .collect();
         let open = open_to_edge(&passable, (self.bw, self.bh));
         let votes = |k: usize| open[k] && (classes[k] == Some(false) || background_like[k]);
@@ -359,7 +348,7 @@ impl Blocks {
             tissue_level,
             contrast: total / flat_blocks.max(1) as f64,
             flat_blocks,
-            structured_blocks: structured.len() + weak.iter().filter(|&&w| w).count(),
+            structured_blocks: classes.iter().filter(|&&c| c == Some(true)).count(),
         })
     }
 }
