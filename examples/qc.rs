@@ -4,8 +4,11 @@
 //! ```text
 //! qc OUT FILE...     for each FILE, print its polarity and chest-wall evidence and
 //!                    write OUT/<file name>.png: the working copy in display polarity
-//!                    (left) and the same with the breast mask in green and peeled
-//!                    film borders in red (right)
+//!                    (left), the same with the breast mask in green and peeled
+//!                    film borders in red (middle), and the polarity vote's blocks
+//!                    on the stored copy (right): tissue green, smooth tissue
+//!                    dark green, votes for a bright background red and for a
+//!                    dark one blue, enclosed flat blocks yellow
 //! ```
 //!
 //! It runs the library's own stages (`qc::Work::of`, `inversion::component`,
@@ -19,12 +22,15 @@ use std::process::ExitCode;
 
 use image::{Rgb, RgbImage};
 use mcq::decode::{DecodeOptions, decode_with};
+use mcq::qc::inversion::{BlockRole, VoteMap};
 use mcq::qc::{WORK_SIZE, Work, inversion, laterality};
 
-/// The side-by-side picture of the display copy and its segmentation.
-fn picture(display: &Work, seg: &laterality::Segmentation) -> RgbImage {
+/// The side-by-side picture of the display copy, its segmentation and the
+/// polarity vote's blocks.
+fn picture(display: &Work, seg: &laterality::Segmentation, votes: Option<&VoteMap>) -> RgbImage {
     let (w, h) = (display.w, display.h);
-    let mut out = RgbImage::new(2 * w as u32 + 4, h as u32);
+    let mut out = RgbImage::new(3 * w as u32 + 8, h as u32);
+    let third = 2 * w as u32 + 8;
     // The display copy is already scaled to 0..=1.
     for (i, &v) in display.px.iter().enumerate() {
         let g = (255.0 * v) as u8;
@@ -38,6 +44,24 @@ fn picture(display: &Work, seg: &laterality::Segmentation) -> RgbImage {
             _ => Rgb([g, g, g]),
         };
         out.put_pixel(x + w as u32 + 4, y, tint);
+        // The vote ran on the stored copy: its blocks are the display's,
+        // and "bright" is in stored polarity.
+        let role = votes.and_then(|m| {
+            let k = (y as usize / m.side) * m.bw + x as usize / m.side;
+            (x as usize / m.side < m.bw)
+                .then(|| m.roles.get(k).copied())
+                .flatten()
+        });
+        let h = g / 2;
+        let tint = match role {
+            Some(BlockRole::Tissue) => Rgb([h, 100 + h, h]),
+            Some(BlockRole::SmoothTissue) => Rgb([h / 2, 60 + h / 2, h / 2]),
+            Some(BlockRole::Vote { bright: true }) => Rgb([120 + h, h, h]),
+            Some(BlockRole::Vote { bright: false }) => Rgb([h, h, 120 + h]),
+            Some(BlockRole::Enclosed) => Rgb([100 + h, 100 + h, h]),
+            _ => Rgb([g, g, g]),
+        };
+        out.put_pixel(x + third, y, tint);
     }
     out
 }
@@ -53,7 +77,8 @@ fn run(out: &Path, file: &str) -> Result<(), String> {
     let wall = seg.chest_wall();
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let png = out.join(format!("{name}.png"));
-    picture(&display, &seg)
+    let votes = VoteMap::of(&work);
+    picture(&display, &seg, votes.as_ref())
         .save(&png)
         .map_err(|e| format!("{}: {e}", png.display()))?;
     let side = wall.side.map_or("none", |s| s.name());

@@ -76,10 +76,7 @@ pub fn component(photometric: Option<&str>, for_processing: bool, work: &Work) -
 /// 4 and 8, but 3 raw log images lost. The other two generators write no
 /// raw images.
 pub fn bright_background_score(work: &Work, for_processing: bool) -> Option<f64> {
-    let (lo, hi) = range(&work.px)?;
-    let span = hi - lo;
-    let unit: Vec<f32> = work.px.iter().map(|&v| (v - lo) / span).collect();
-    let blocks = Blocks::of(&unit, work.w, work.h)?;
+    let blocks = Blocks::of(&unit_copy(work)?, work.w, work.h)?;
     let vote = blocks.vote(QUIET_BLOCK)?;
     if for_processing
         && blocks
@@ -313,6 +310,108 @@ impl Blocks {
     /// The vote of [`flatness_vote`] with `quiet` the least variance of a
     /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
     fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
+        let texture = self.texture(quiet)?;
+        let tissue_level = texture.tissue_level;
+        let roles = self.roles(&texture);
+        let (mut signed, mut total, mut flat_blocks) = (0.0f64, 0.0f64, 0usize);
+        for k in (0..roles.len()).filter(|&k| matches!(roles[k], BlockRole::Vote { .. })) {
+            let d = (self.mean[k] - tissue_level) as f64;
+            signed += d;
+            total += d.abs();
+            flat_blocks += 1;
+        }
+        Some(FlatnessVote {
+            score: if total > 0.0 { signed / total } else { 0.0 },
+            tissue_level,
+            contrast: total / flat_blocks.max(1) as f64,
+            flat_blocks,
+            structured_blocks: texture.classes.iter().filter(|&&c| c == Some(true)).count(),
+        })
+    }
+
+    /// What each block is to the vote: flat blocks open to the edge, and
+    /// weakly textured ones far from the tissue level, vote.
+    fn roles(&self, texture: &Texture) -> Vec<BlockRole> {
+        let Texture {
+            classes,
+            weak,
+            background_like,
+            tissue_level,
+        } = texture;
+        // Background-like weak texture lets the background through to the
+        // edge, as flat blocks do.
+        let passable: Vec<Option<bool>> = (0..classes.len())
+            .map(|k| if background_like[k] { None } else { classes[k] })
+            .collect();
+        let open = open_to_edge(&passable, (self.bw, self.bh));
+        (0..classes.len())
+            .map(|k| match classes[k] {
+                Some(true) if !background_like[k] && weak[k] => BlockRole::SmoothTissue,
+                Some(true) if !background_like[k] => BlockRole::Tissue,
+                Some(_) if open[k] => BlockRole::Vote {
+                    bright: self.mean[k] > *tissue_level,
+                },
+                Some(_) => BlockRole::Enclosed,
+                None => BlockRole::Unclassed,
+            })
+            .collect()
+    }
+}
+
+/// What one block was to the polarity vote ([`flatness_vote`]), for
+/// auditing a decision by eye (`examples/qc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockRole {
+    /// Neither flat nor structured, or holding a film-border pixel.
+    Unclassed,
+    /// Structured: tissue, which sets the tissue level.
+    Tissue,
+    /// Weakly textured near the tissue level: smooth tissue.
+    SmoothTissue,
+    /// Flat or background-like, but enclosed by tissue: no vote.
+    Enclosed,
+    /// Votes for a bright (`bright`) or a dark background.
+    Vote { bright: bool },
+}
+
+/// The block roles of the component method's polarity vote on `work`
+/// (stored polarity), row by row, `bw` blocks of `side` pixels per row;
+/// `None` when the vote has no tissue level (too few structured blocks, a
+/// flat or tiny image).
+pub struct VoteMap {
+    pub side: usize,
+    pub bw: usize,
+    pub roles: Vec<BlockRole>,
+    /// The tissue level on the 0..=1 copy.
+    pub tissue_level: f32,
+}
+
+impl VoteMap {
+    pub fn of(work: &Work) -> Option<VoteMap> {
+        let blocks = Blocks::of(&unit_copy(work)?, work.w, work.h)?;
+        let texture = blocks.texture(QUIET_BLOCK)?;
+        Some(VoteMap {
+            side: blocks.side,
+            bw: blocks.bw,
+            roles: blocks.roles(&texture),
+            tissue_level: texture.tissue_level,
+        })
+    }
+}
+
+/// The blocks' classes (see [`Blocks::classes`]), which structured ones
+/// are background-like ([`WEAK_TEXTURE_FACTOR`]) and the tissue level.
+struct Texture {
+    classes: Vec<Option<bool>>,
+    weak: Vec<bool>,
+    background_like: Vec<bool>,
+    tissue_level: f32,
+}
+
+impl Blocks {
+    /// The [`Texture`] with `quiet` the least variance of a block mean;
+    /// `None` without 4 structured blocks that are not weakly textured.
+    fn texture(&self, quiet: f32) -> Option<Texture> {
         let structure = self.structure(quiet);
         let classes = self.classify(&structure);
         let weak = weak_texture(&classes, &structure);
@@ -326,29 +425,16 @@ impl Blocks {
         let tissue_level = tissue_level(&structured)?;
         // Weak texture far from the tissue level is background-like (it
         // votes and lets the background through); near it, smooth tissue.
-        let background_like: Vec<bool> = (0..classes.len())
+        let background_like = (0..classes.len())
             .map(|k| {
                 weak[k] && f64::from(self.mean[k] - tissue_level).abs() >= WEAK_TEXTURE_DISTANCE
             })
             .collect();
-        let passable: Vec<Option<bool>> = (0..classes.len())
-            .map(|k| if background_like[k] { None } else { classes[k] })
-            .collect();
-        let open = open_to_edge(&passable, (self.bw, self.bh));
-        let votes = |k: usize| open[k] && (classes[k] == Some(false) || background_like[k]);
-        let (mut signed, mut total, mut flat_blocks) = (0.0f64, 0.0f64, 0usize);
-        for k in (0..classes.len()).filter(|&k| votes(k)) {
-            let d = (self.mean[k] - tissue_level) as f64;
-            signed += d;
-            total += d.abs();
-            flat_blocks += 1;
-        }
-        Some(FlatnessVote {
-            score: if total > 0.0 { signed / total } else { 0.0 },
+        Some(Texture {
+            classes,
+            weak,
+            background_like,
             tissue_level,
-            contrast: total / flat_blocks.max(1) as f64,
-            flat_blocks,
-            structured_blocks: classes.iter().filter(|&&c| c == Some(true)).count(),
         })
     }
 }
@@ -683,6 +769,13 @@ fn mean_and_span(px: &[u16]) -> Option<(f64, f64)> {
     Some((sum as f64 / px.len() as f64, hi - lo))
 }
 
+/// The working copy scaled to 0..=1 in stored polarity; `None` when flat.
+fn unit_copy(work: &Work) -> Option<Vec<f32>> {
+    let (lo, hi) = range(&work.px)?;
+    let span = hi - lo;
+    Some(work.px.iter().map(|&v| (v - lo) / span).collect())
+}
+
 fn range(px: &[f32]) -> Option<(f32, f32)> {
     let lo = px.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = px.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -922,6 +1015,27 @@ mod tests {
             }
         }
         assert!(box_mean(&[], 0, 0, 1).is_empty());
+    }
+
+    #[test]
+    fn the_vote_map_shows_tissue_and_the_air_voting_for_its_own_level() {
+        for inverted in [false, true] {
+            let d = image(Spec {
+                inverted,
+                ..Spec::default()
+            });
+            let work = Work::of(&d, 200);
+            let map = VoteMap::of(&work).expect("a tissue level");
+            let count = |role: BlockRole| map.roles.iter().filter(|&&r| r == role).count();
+            let air = BlockRole::Vote { bright: inverted };
+            assert!(count(BlockRole::Tissue) > 50, "inverted {inverted}");
+            assert!(count(air) > 50, "inverted {inverted}");
+            assert_eq!(count(BlockRole::Vote { bright: !inverted }), 0);
+            // The air is on the right: the last block of the middle row.
+            let middle = (map.roles.len() / map.bw / 2) * map.bw;
+            assert_eq!(map.roles[middle + map.bw - 1], air);
+            assert_eq!(map.roles[middle], BlockRole::Tissue);
+        }
     }
 
     #[test]
