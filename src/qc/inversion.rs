@@ -632,6 +632,21 @@ impl TextureMap {
         (by * b..(by + 1) * b).map(move |y| y * w + bx * b..y * w + (bx + 1) * b)
     }
 
+    /// Where the structured blocks lie across a `w`-wide image: (half the
+    /// width - their mean x) / half, positive on the left; `None` unless a
+    /// tenth of the blocks are structured (a flat, noiseless breast has
+    /// structure along its skin line alone; on the look-alikes a tenth and
+    /// a twentieth decide alike).
+    pub(super) fn centroid(&self, w: usize) -> Option<f64> {
+        let xs: Vec<f64> = (0..self.class.len())
+            .filter(|&k| self.class[k] == Some(true))
+            .map(|k| ((k % self.bw) as f64 + 0.5) * self.side as f64)
+            .collect();
+        let half = w as f64 / 2.0;
+        (xs.len() * 10 >= self.class.len() && !xs.is_empty())
+            .then(|| (half - xs.iter().sum::<f64>() / xs.len() as f64) / half)
+    }
+
     /// The pixels of the structured blocks on a `w`-wide image.
     pub(super) fn structured_pixels(&self, w: usize, h: usize) -> Vec<bool> {
         let mut out = vec![false; w * h];

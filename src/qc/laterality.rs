@@ -69,8 +69,8 @@ pub struct ChestWall {
     /// The margin (larger = more confident).
     pub score: Option<f64>,
     /// The component method's votes (positive = left): centroid, taper,
-    /// edge contact; zero for the baseline.
-    pub votes: [f64; 3],
+    /// edge contact, texture; zero for the baseline.
+    pub votes: [f64; 4],
 }
 
 /// The breast component of the working copy.
@@ -83,7 +83,21 @@ pub struct Segmentation {
     /// Film-border pixels peeled off before segmenting (empty when none
     /// were looked for).
     pub frame: Vec<bool>,
+    /// Where the structured (textured) blocks lie across the width, as
+    /// [`ChestWall`]'s centroid vote measures the mask's; `None` without
+    /// structured blocks.
+    pub texture: Option<f64>,
 }
+
+/// The weight of the texture centroid ([`Segmentation::texture`]) in the
+/// chest-wall score, against 1 for the mask's centroid: tissue is
+/// textured wherever the breast mask goes wrong by its level (a breast
+/// barely apart from its background, fogged or bright flat regions taken
+/// for tissue). Look-alikes of four generators (6,300 images), chest-wall
+/// misses 63 -> 51 (14 fixed, 2 lost; fourth generator 39 -> 30, first
+/// 20 -> 16); 0.5: 60; 1.5: 50 (16 fixed, 3 lost); 2: 51. Polarity does
+/// not depend on it.
+const TEXTURE_WEIGHT: f64 = 1.0;
 
 /// The value at quantile `q` (0..=1) of `values`, by selection (no full sort)
 /// on integer keys in the order of `f32::total_cmp` (plain integer
@@ -1068,12 +1082,15 @@ pub fn segment(display: &Work) -> Segmentation {
             h,
             breast: None,
             frame: Vec::new(),
+            texture: None,
         };
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
     let mut breast = breast_mask(display, &smooth, &frame, &frame);
-    if let Some(texture) = TextureMap::of(&display.px, w, h) {
+    let texture_map = TextureMap::of(&display.px, w, h);
+    let texture = texture_map.as_ref().and_then(|t| t.centroid(w));
+    if let Some(texture) = texture_map {
         let agreement = |m: &Option<Vec<bool>>| m.as_deref().and_then(|m| texture.agreement(m, w));
         let first = agreement(&breast);
         if first.is_none_or(|a| a < AGREEING) {
@@ -1109,6 +1126,7 @@ pub fn segment(display: &Work) -> Segmentation {
         h,
         breast,
         frame,
+        texture,
     }
 }
 
@@ -1167,12 +1185,12 @@ fn breast_mask(
 }
 
 impl Segmentation {
-    /// Component method: centroid + taper + edge-contact votes.
+    /// Component method: centroid + taper + edge-contact + texture votes.
     pub fn chest_wall(&self) -> ChestWall {
         let undecided = ChestWall {
             side: None,
             score: None,
-            votes: [0.0; 3],
+            votes: [0.0; 4],
         };
         let Some(mask) = &self.breast else {
             return undecided;
@@ -1241,7 +1259,8 @@ impl Segmentation {
             touch_right += (last + right_edge + edge >= w || last + edge >= x1) as usize;
         }
         let contact = (touch_left as f64 - touch_right as f64) / h as f64;
-        let score = centroid + taper + 0.5 * contact;
+        let texture = self.texture.unwrap_or(0.0);
+        let score = centroid + taper + 0.5 * contact + TEXTURE_WEIGHT * texture;
         let side = if score > 0.0 {
             Some(Side::Left)
         } else if score < 0.0 {
@@ -1252,7 +1271,7 @@ impl Segmentation {
         ChestWall {
             side,
             score: side.map(|_| score.abs()),
-            votes: [centroid, taper, contact],
+            votes: [centroid, taper, contact, texture],
         }
     }
 }
@@ -1298,7 +1317,7 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
         return ChestWall {
             side: None,
             score: None,
-            votes: [0.0; 3],
+            votes: [0.0; 4],
         };
     };
     let total = l.std + r.std;
@@ -1306,14 +1325,14 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
         return ChestWall {
             side: None,
             score: None,
-            votes: [0.0; 3],
+            votes: [0.0; 4],
         };
     }
     let score = (l.std - r.std) / total;
     ChestWall {
         side: Some(if score > 0.0 { Side::Left } else { Side::Right }),
         score: Some(score.abs()),
-        votes: [0.0; 3],
+        votes: [0.0; 4],
     }
 }
 
@@ -1384,6 +1403,40 @@ mod tests {
         let work = Work::of(&d, 200);
         let cw = segment(&display_copy(&work, false)).chest_wall();
         assert_eq!(cw.side, Some(Side::Left));
+    }
+
+    #[test]
+    fn a_fatty_breast_beside_a_bright_edge_glow_is_found_by_its_texture() {
+        // A small fatty breast barely above its air, and the air glowing
+        // up steeply along the nipple-side edge (no quadratic surface
+        // follows it): the glow lies further above the background fit
+        // than the fat and becomes the mask.
+        let (w, h) = (300, 400);
+        let mut seed = 99u32;
+        let px: Vec<u16> = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f32, (i / w) as f32);
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let n = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let (dx, dy) = (
+                    x / (w as f32 * 0.35),
+                    (y - h as f32 / 2.0) / (h as f32 * 0.4),
+                );
+                let glow = 0.5 * ((x - w as f32) / (w as f32 * 0.15)).exp();
+                let v = if dx * dx + dy * dy < 1.0 {
+                    0.1 + 0.03 * (x * 0.4).sin() * (y * 0.3).cos() + 0.005 * n
+                } else {
+                    0.03 + glow + 0.005 * n
+                };
+                (v * 4095.0) as u16
+            })
+            .collect();
+        let mut d = image(Spec::default());
+        d.pixels = px;
+        let work = Work::of(&d, 200);
+        let wall = segment(&display_copy(&work, false)).chest_wall();
+        assert!(wall.votes[3] > 0.2, "texture vote {:?}", wall.votes);
+        assert_eq!(wall.side, Some(Side::Left), "votes {:?}", wall.votes);
     }
 
     #[test]
