@@ -4,10 +4,14 @@
 //! Component method, step by step:
 //! 1. Film borders (uniform bright bands along an edge that end in a step)
 //!    are peeled off as frame, and so are dark ones whose inner edge is a
-//!    straight line (a scanner bed, padding).
+//!    straight line (a scanner bed, padding), up to 35 % deep when that
+//!    edge is straight; a side's outermost line counts as uniform when 80 %
+//!    of it lies at one level (a label or a tilted film's wedge across it).
 //! 2. A quadratic background surface (gradients, vignetting) is fitted to
 //!    the lower envelope of the remaining pixels and subtracted; tissue is
-//!    what lies more than 4σ of the background's residual above it. The fit
+//!    what lies more than 4σ of the background's residual above it, and
+//!    more than 8 % of the tissue's median rise (fogged film air lies a few
+//!    percent off any quadratic surface). The fit
 //!    starts from the darkest 30 % or from the darkest 10 %, whichever
 //!    leaves a background closer to "smooth surface plus white noise" (its
 //!    spread about the surface against its pixel-to-pixel noise): a breast
@@ -27,7 +31,7 @@
 //!    bright structures (burned-in text, rulers, scanner lines); the
 //!    largest remaining component is the breast, grown back into the tissue
 //!    class by the same radius so its chest-wall edge is kept.
-//! 4. Three votes, each positive for "left", are summed: the component's
+//! 4. Four votes, each positive for "left", are summed: the component's
 //!    mass centroid against the image centre, its taper (the breast is tall
 //!    at the chest wall and narrow at the nipple, measured 5–15 % inside the
 //!    box holding 98 % of its mass) and its contact with each side: the rows
@@ -35,7 +39,11 @@
 //!    or flush with the box's end (a chest wall inside the image is a
 //!    straight cut too; a nipple-side skin line is a curve that reaches the
 //!    box's end only near the nipple). An offset breast still has its
-//!    centroid and its tall, straight end on the chest-wall side.
+//!    centroid and its tall, straight end on the chest-wall side. The
+//!    fourth vote does not use the mask: where the textured blocks lie
+//!    across the width, against the image centre, for when the mask is led
+//!    astray by its level (a fatty breast beside a glowing background, a
+//!    recombined contrast image's grey background).
 //!
 //! The published baseline ([`edge_window`]) compares the standard deviation
 //! of the 25 outermost stored columns on each side.
