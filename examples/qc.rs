@@ -52,13 +52,13 @@ fn picture(display: &Work, seg: &laterality::Segmentation, votes: Option<&VoteMa
                 .then(|| m.roles.get(k).copied())
                 .flatten()
         });
-        let h = g / 2;
+        let dim = g / 2;
         let tint = match role {
-            Some(BlockRole::Tissue) => Rgb([h, 100 + h, h]),
-            Some(BlockRole::SmoothTissue) => Rgb([h / 2, 60 + h / 2, h / 2]),
-            Some(BlockRole::Vote { bright: true }) => Rgb([120 + h, h, h]),
-            Some(BlockRole::Vote { bright: false }) => Rgb([h, h, 120 + h]),
-            Some(BlockRole::Enclosed) => Rgb([100 + h, 100 + h, h]),
+            Some(BlockRole::Tissue) => Rgb([dim, 100 + dim, dim]),
+            Some(BlockRole::SmoothTissue) => Rgb([dim / 2, 60 + dim / 2, dim / 2]),
+            Some(BlockRole::Vote { bright: true }) => Rgb([120 + dim, dim, dim]),
+            Some(BlockRole::Vote { bright: false }) => Rgb([dim, dim, 120 + dim]),
+            Some(BlockRole::Enclosed) => Rgb([100 + dim, 100 + dim, dim]),
             _ => Rgb([g, g, g]),
         };
         out.put_pixel(x + third, y, tint);

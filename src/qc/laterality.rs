@@ -92,8 +92,8 @@ pub struct Segmentation {
     /// were looked for).
     pub frame: Vec<bool>,
     /// Where the structured (textured) blocks lie across the width, as
-    /// [`ChestWall`]'s centroid vote measures the mask's; `None` without
-    /// structured blocks.
+    /// [`ChestWall`]'s centroid vote measures the mask's; `None` unless a
+    /// tenth of the blocks are structured.
     pub texture: Option<f64>,
 }
 
@@ -162,8 +162,9 @@ const LAYER_GAP: usize = 2;
 /// are that flat, noisy air beside a wide breast is not. Look-alikes of
 /// four generators (6,300 images): polarity misses 69 -> 67, chest-wall
 /// side 63 -> 63 (1 fixed, 1 lost, both of the first generator). 0.75:
-/// the same; 0.7 and 0.6 (0.003): 68 and 64; within 0.01 or 0.02: more
-/// lost (wide breasts' air and pectoral muscles peeled).
+/// the same; 0.7 (within 0.005) and 0.6 (within 0.003): 68 polarity and
+/// 64 chest-wall misses each; within 0.01 or 0.02: more lost (wide
+/// breasts' air and pectoral muscles peeled).
 const MOSTLY_UNIFORM: (f64, f32) = (0.8, 0.005);
 
 /// Which film borders [`film_frame`] looks for.
