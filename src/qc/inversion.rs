@@ -307,6 +307,35 @@ impl Blocks {
             .collect()
     }
 
+    /// The [`Texture`] with `quiet` the least variance of a block mean;
+    /// `None` without 4 structured blocks that are not weakly textured.
+    fn texture(&self, quiet: f32) -> Option<Texture> {
+        let structure = self.structure(quiet);
+        let classes = self.classify(&structure);
+        let weak = weak_texture(&classes, &structure);
+        let structured: Vec<(f32, f32)> = (0..classes.len())
+            .filter(|&k| classes[k] == Some(true) && !weak[k])
+            .map(|k| (structure[k], self.mean[k]))
+            .collect();
+        if structured.len() < 4 {
+            return None;
+        }
+        let tissue_level = tissue_level(&structured)?;
+        // Weak texture far from the tissue level is background-like (it
+        // votes and lets the background through); near it, smooth tissue.
+        let background_like = (0..classes.len())
+            .map(|k| {
+                weak[k] && f64::from(self.mean[k] - tissue_level).abs() >= WEAK_TEXTURE_DISTANCE
+            })
+            .collect();
+        Some(Texture {
+            classes,
+            weak,
+            background_like,
+            tissue_level,
+        })
+    }
+
     /// The vote of [`flatness_vote`] with `quiet` the least variance of a
     /// block mean ([`QUIET_BLOCK`]); `None` without 4 structured blocks.
     fn vote(&self, quiet: f32) -> Option<FlatnessVote> {
@@ -382,8 +411,6 @@ pub struct VoteMap {
     pub side: usize,
     pub bw: usize,
     pub roles: Vec<BlockRole>,
-    /// The tissue level on the 0..=1 copy.
-    pub tissue_level: f32,
 }
 
 impl VoteMap {
@@ -394,7 +421,6 @@ impl VoteMap {
             side: blocks.side,
             bw: blocks.bw,
             roles: blocks.roles(&texture),
-            tissue_level: texture.tissue_level,
         })
     }
 }
@@ -406,37 +432,6 @@ struct Texture {
     weak: Vec<bool>,
     background_like: Vec<bool>,
     tissue_level: f32,
-}
-
-impl Blocks {
-    /// The [`Texture`] with `quiet` the least variance of a block mean;
-    /// `None` without 4 structured blocks that are not weakly textured.
-    fn texture(&self, quiet: f32) -> Option<Texture> {
-        let structure = self.structure(quiet);
-        let classes = self.classify(&structure);
-        let weak = weak_texture(&classes, &structure);
-        let structured: Vec<(f32, f32)> = (0..classes.len())
-            .filter(|&k| classes[k] == Some(true) && !weak[k])
-            .map(|k| (structure[k], self.mean[k]))
-            .collect();
-        if structured.len() < 4 {
-            return None;
-        }
-        let tissue_level = tissue_level(&structured)?;
-        // Weak texture far from the tissue level is background-like (it
-        // votes and lets the background through); near it, smooth tissue.
-        let background_like = (0..classes.len())
-            .map(|k| {
-                weak[k] && f64::from(self.mean[k] - tissue_level).abs() >= WEAK_TEXTURE_DISTANCE
-            })
-            .collect();
-        Some(Texture {
-            classes,
-            weak,
-            background_like,
-            tissue_level,
-        })
-    }
 }
 
 /// How many times weaker than the structured blocks' median structure a
@@ -800,16 +795,10 @@ fn range(px: &[f32]) -> Option<(f32, f32)> {
 /// The working copy in display polarity, scaled to 0..=1 (0 everywhere for a
 /// flat image).
 pub fn display_copy(work: &Work, inverted: bool) -> Work {
-    let (lo, hi) = range(&work.px).unwrap_or((0.0, 1.0));
-    let span = hi - lo;
-    let px = work
-        .px
-        .iter()
-        .map(|&v| {
-            let u = ((v - lo) / span).clamp(0.0, 1.0);
-            if inverted { 1.0 - u } else { u }
-        })
-        .collect();
+    let mut px = unit_copy(work).unwrap_or_else(|| vec![0.0; work.px.len()]);
+    if inverted {
+        px.iter_mut().for_each(|u| *u = 1.0 - *u);
+    }
     Work {
         w: work.w,
         h: work.h,
@@ -819,7 +808,7 @@ pub fn display_copy(work: &Work, inverted: bool) -> Work {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testimg::{Spec, image};
+    use super::super::testimg::{Spec, image, uniform_noise};
     use super::*;
 
     #[test]
@@ -1140,11 +1129,7 @@ mod tests {
     /// right with heavy white noise (noisier, pixel for pixel, than the
     /// tissue), a bright film border along the top; `inverted` flips it.
     fn dense_tissue_noisy_air(w: usize, h: usize, inverted: bool) -> Vec<f32> {
-        let mut seed = 99u32;
-        let mut noise = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut noise = uniform_noise(99);
         let mut px = vec![0.0f32; w * h];
         for y in 0..h {
             for x in 0..w {
@@ -1165,14 +1150,6 @@ mod tests {
             px.iter_mut().for_each(|v| *v = 1.0 - *v);
         }
         px
-    }
-
-    /// Uniform noise in -0.5..0.5 from a linear congruential generator.
-    fn uniform_noise(mut seed: u32) -> impl FnMut() -> f32 {
-        move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        }
     }
 
     #[test]

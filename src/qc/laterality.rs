@@ -81,6 +81,15 @@ pub struct ChestWall {
     pub votes: [f64; 4],
 }
 
+impl ChestWall {
+    /// No decision (a blank image, no breast found).
+    const UNDECIDED: ChestWall = ChestWall {
+        side: None,
+        score: None,
+        votes: [0.0; 4],
+    };
+}
+
 /// The breast component of the working copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segmentation {
@@ -1098,12 +1107,12 @@ pub fn segment(display: &Work) -> Segmentation {
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
     let mut breast = breast_mask(display, &smooth, &frame, &frame);
     let texture_map = TextureMap::of(&display.px, w, h);
-    let texture = texture_map.as_ref().and_then(|t| t.centroid(w));
-    if let Some(texture) = texture_map {
-        let agreement = |m: &Option<Vec<bool>>| m.as_deref().and_then(|m| texture.agreement(m, w));
+    let texture = texture_map.as_ref().and_then(|map| map.centroid(w));
+    if let Some(map) = texture_map {
+        let agreement = |m: &Option<Vec<bool>>| m.as_deref().and_then(|m| map.agreement(m, w));
         let first = agreement(&breast);
         if first.is_none_or(|a| a < AGREEING) {
-            let structured = texture.structured_pixels(w, h);
+            let structured = map.structured_pixels(w, h);
             let inside = || {
                 smooth
                     .iter()
@@ -1196,13 +1205,8 @@ fn breast_mask(
 impl Segmentation {
     /// Component method: centroid + taper + edge-contact + texture votes.
     pub fn chest_wall(&self) -> ChestWall {
-        let undecided = ChestWall {
-            side: None,
-            score: None,
-            votes: [0.0; 4],
-        };
         let Some(mask) = &self.breast else {
-            return undecided;
+            return ChestWall::UNDECIDED;
         };
         let (w, h) = (self.w, self.h);
         let mut count = 0usize;
@@ -1218,7 +1222,7 @@ impl Segmentation {
             }
         }
         if count == 0 || w < 2 {
-            return undecided;
+            return ChestWall::UNDECIDED;
         }
         let half = w as f64 / 2.0;
         let centroid = (half - sum_x / count as f64) / half;
@@ -1323,19 +1327,11 @@ pub fn edge_windows(decoded: &Decoded) -> Option<(Window, Window)> {
 /// deviation holds the chest wall.
 pub fn edge_window(decoded: &Decoded) -> ChestWall {
     let Some((l, r)) = edge_windows(decoded) else {
-        return ChestWall {
-            side: None,
-            score: None,
-            votes: [0.0; 4],
-        };
+        return ChestWall::UNDECIDED;
     };
     let total = l.std + r.std;
     if total <= 0.0 || l.std == r.std {
-        return ChestWall {
-            side: None,
-            score: None,
-            votes: [0.0; 4],
-        };
+        return ChestWall::UNDECIDED;
     }
     let score = (l.std - r.std) / total;
     ChestWall {
@@ -1348,8 +1344,34 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
 #[cfg(test)]
 mod tests {
     use super::super::inversion::display_copy;
-    use super::super::testimg::{Spec, image};
+    use super::super::testimg::{Spec, image, uniform_noise};
     use super::*;
+
+    /// Textured content for the film-frame tests: no line of it uniform.
+    fn textured(x: usize, y: usize) -> f32 {
+        0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos())
+    }
+
+    /// A `w × h` image of `value(x, y)`, row by row.
+    fn grid(w: usize, h: usize, value: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+        (0..w * h).map(|i| value(i % w, i / w)).collect()
+    }
+
+    /// Asserts that on each row of `rows` the `depth` leftmost pixels of
+    /// `frame` are peeled and no other pixel is.
+    fn assert_left_band(
+        frame: &[bool],
+        w: usize,
+        rows: std::ops::Range<usize>,
+        depth: usize,
+        what: &str,
+    ) {
+        for y in rows {
+            let row = &frame[y * w..(y + 1) * w];
+            assert!(row[..depth].iter().all(|&f| f), "{what}, row {y}");
+            assert!(!row[depth..].iter().any(|&f| f), "{what}, row {y}");
+        }
+    }
 
     fn side_of(s: Spec) -> Option<Side> {
         let d = image(s);
@@ -1421,12 +1443,11 @@ mod tests {
         // follows it): the glow lies further above the background fit
         // than the fat and becomes the mask.
         let (w, h) = (300, 400);
-        let mut seed = 99u32;
+        let mut noise = uniform_noise(99);
         let px: Vec<u16> = (0..w * h)
             .map(|i| {
                 let (x, y) = ((i % w) as f32, (i / w) as f32);
-                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let n = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let n = noise();
                 let (dx, dy) = (
                     x / (w as f32 * 0.35),
                     (y - h as f32 / 2.0) / (h as f32 * 0.4),
@@ -1696,26 +1717,10 @@ mod tests {
         // inverted polarity, or a scanner bed in display polarity) beside
         // textured content.
         let (w, h) = (60, 50);
-        let s: Vec<f32> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                if x < 4 {
-                    0.02
-                } else {
-                    0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos())
-                }
-            })
-            .collect();
+        let s = grid(w, h, |x, y| if x < 4 { 0.02 } else { textured(x, y) });
         for level in [FrameLevel::Bright, FrameLevel::Any] {
             let frame = film_frame(&s, w, h, level);
-            for y in 0..h {
-                assert!(
-                    frame[y * w..y * w + 4].iter().all(|&f| f),
-                    "{level:?}, row {y}"
-                );
-                let inside = &frame[y * w + 4..(y + 1) * w];
-                assert!(!inside.iter().any(|&f| f), "{level:?}, row {y}");
-            }
+            assert_left_band(&frame, w, 0..h, 4, &format!("{level:?}"));
         }
     }
 
@@ -1725,22 +1730,13 @@ mod tests {
         // than the usual 15 % reach), then a film's clear margin, then
         // textured content.
         let (w, h) = (100, 60);
-        let s: Vec<f32> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                match x {
-                    0..22 => 0.01,
-                    22..28 => 0.95,
-                    _ => 0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos()),
-                }
-            })
-            .collect();
+        let s = grid(w, h, |x, y| match x {
+            0..22 => 0.01,
+            22..28 => 0.95,
+            _ => textured(x, y),
+        });
         let frame = film_frame(&s, w, h, FrameLevel::Bright);
-        for y in 0..h {
-            let row = &frame[y * w..(y + 1) * w];
-            assert!(row[..28].iter().all(|&f| f), "row {y}");
-            assert!(!row[28..].iter().any(|&f| f), "row {y}");
-        }
+        assert_left_band(&frame, w, 0..h, 28, "Bright");
     }
 
     #[test]
@@ -1748,23 +1744,14 @@ mod tests {
         // A saturated band along the left edge whose outermost column is
         // dark over its top 15 % (the corner of a tilted film's wedge).
         let (w, h) = (80, 100);
-        let s: Vec<f32> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                match x {
-                    _ if x < 10 && y * 100 < h * 15 && x < 10 - y / 2 => 0.01,
-                    0..10 => 0.998,
-                    _ => 0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos()),
-                }
-            })
-            .collect();
+        let s = grid(w, h, |x, y| match x {
+            _ if x < 10 && y * 100 < h * 15 && x < 10 - y / 2 => 0.01,
+            0..10 => 0.998,
+            _ => textured(x, y),
+        });
         for level in [FrameLevel::Bright, FrameLevel::Any] {
             let frame = film_frame(&s, w, h, level);
-            for y in h * 20 / 100..h {
-                let row = &frame[y * w..(y + 1) * w];
-                assert!(row[..10].iter().all(|&f| f), "{level:?}, row {y}");
-                assert!(!row[10..].iter().any(|&f| f), "{level:?}, row {y}");
-            }
+            assert_left_band(&frame, w, h * 20 / 100..h, 10, &format!("{level:?}"));
         }
     }
 
@@ -1941,11 +1928,7 @@ mod tests {
         let s: Vec<f32> = (0..w * h)
             .map(|i| {
                 let (x, y) = (i % w, i / w);
-                if border(x, y) {
-                    0.02
-                } else {
-                    0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos())
-                }
+                if border(x, y) { 0.02 } else { textured(x, y) }
             })
             .collect();
         let any = film_frame(&s, w, h, FrameLevel::Any);
@@ -1971,7 +1954,7 @@ mod tests {
                 } else if y < top(x) {
                     0.95
                 } else {
-                    0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos())
+                    textured(x, y)
                 }
             })
             .collect();

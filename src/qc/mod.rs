@@ -370,6 +370,14 @@ pub(crate) mod testimg {
             .collect()
     }
 
+    /// Uniform noise in -0.5..0.5 from a linear congruential generator.
+    pub fn uniform_noise(mut seed: u32) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
+
     /// Value noise in 0..1: random values on the integer grid, bilinearly
     /// interpolated (blobs of about one grid step, at random levels).
     pub fn blobs(x: f32, y: f32) -> f32 {
