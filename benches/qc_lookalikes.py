@@ -2,7 +2,8 @@
 measurement, not a test. The look-alike test (tests/python/test_qc_lookalikes.py)
 scores one seed per generator in CI; this scores every seed a change is
 judged on, prints misses per tree and in total, and writes each image's
-verdict so that two binaries can be compared image by image.
+verdict (with its scores and inversion reason) so that two binaries can be
+compared image by image.
 
     PY=$(tests/python/env.sh dicom)/python
     $PY benches/qc_lookalikes.py target/release/mcq --out /tmp/a.tsv
@@ -27,7 +28,7 @@ import lookalike  # noqa: E402
 import lookalike2  # noqa: E402
 import lookalike3  # noqa: E402
 import lookalike4  # noqa: E402
-from test_qc_lookalikes import COLUMNS, IMAGES, TRUTH, qc_columns  # noqa: E402
+from test_qc_lookalikes import COLUMNS, IMAGES, SCORES, TRUTH, qc_columns  # noqa: E402
 
 GENERATORS = {"g1": lookalike, "g2": lookalike2, "g3": lookalike3, "g4": lookalike4}
 # The seeds each generator is judged on: the first generator's weakest
@@ -70,6 +71,8 @@ def score(binary: str, folder: pathlib.Path, truth: pathlib.Path) -> list[dict]:
                    "side": g["chest_wall_side"], "truth_side": t["stored_chest_wall_side"]}
             for c in COLUMNS:
                 row[c] = int(g[c] != (t[TRUTH[c]] == "true"))
+            for c in SCORES:
+                row[c] = "" if g[c] is None else round(g[c], 3) if isinstance(g[c], float) else g[c]
             rows.append(row)
     return rows
 

@@ -44,10 +44,14 @@ COLUMNS = ["laterality_flipped", "intensity_inverted"]
 TRUTH = {"laterality_flipped": "laterality_flipped", "intensity_inverted": "expected_inverted"}
 
 
+# The evidence behind the QC columns, for auditing misses.
+SCORES = ["inversion_reason", "inversion_score", "laterality_score"]
+
+
 def qc_columns(lake: pathlib.Path) -> dict[str, dict]:
     """image_id -> the QC columns of the lake's vindr-mammo `images` rows."""
     ds = pads.dataset(lake / "images", format="parquet", partitioning="hive")
-    table = ds.to_table(columns=["image_id", "qc_method", *COLUMNS, "chest_wall_side"],
+    table = ds.to_table(columns=["image_id", "qc_method", *COLUMNS, "chest_wall_side", *SCORES],
                         filter=pads.field("dataset") == "vindr-mammo")
     return {r["image_id"]: r for r in table.to_pylist()}
 
