@@ -55,11 +55,28 @@ pub fn decide(photometric: Option<&str>, score: Option<f64>) -> Polarity {
 /// The content overrules the header only by [`HEADER_MARGIN`]; the score
 /// is recorded either way.
 pub fn component(photometric: Option<&str>, for_processing: bool, work: &Work) -> Polarity {
-    let score = bright_background_score(work, for_processing);
-    Polarity {
+    component_and_texture(photometric, for_processing, work).0
+}
+
+/// [`component`], and the [`TextureMap`] of the display copy when that is
+/// the stored copy (not inverted), made from the vote's blocks: the
+/// laterality stage would build the same blocks again
+/// (`laterality::segment_with`).
+pub(super) fn component_and_texture(
+    photometric: Option<&str>,
+    for_processing: bool,
+    work: &Work,
+) -> (Polarity, Option<TextureMap>) {
+    let blocks = unit_copy(work).and_then(|unit| Blocks::of(&unit, work.w, work.h));
+    let score = blocks.as_ref().and_then(|b| b.score(for_processing));
+    let polarity = Polarity {
         score,
         ..decide(photometric, decisive(score))
-    }
+    };
+    let map = blocks
+        .filter(|_| !polarity.inverted)
+        .map(TextureMap::from_blocks);
+    (polarity, map)
 }
 
 /// The least content score (in -1..=1, [`bright_background_score`]) that
@@ -100,20 +117,7 @@ fn decisive(score: Option<f64>) -> Option<f64> {
 /// 4 and 8, but 3 raw log images lost. The other two generators write no
 /// raw images.
 pub fn bright_background_score(work: &Work, for_processing: bool) -> Option<f64> {
-    let blocks = Blocks::of(&unit_copy(work)?, work.w, work.h)?;
-    let vote = blocks.vote(QUIET_BLOCK)?;
-    if for_processing
-        && blocks
-            .vote(CONSTANT_BLOCK)
-            .is_some_and(|bare| (bare.score > 0.0) != (vote.score > 0.0))
-    {
-        return None;
-    }
-    let classed = vote.flat_blocks + vote.structured_blocks;
-    (vote.flat_blocks as f64 > LEAST_FLAT_SHARE * classed as f64
-        && vote.contrast >= LEAST_CONTRAST
-        && vote.score != 0.0)
-        .then_some(vote.score)
+    Blocks::of(&unit_copy(work)?, work.w, work.h)?.score(for_processing)
 }
 
 /// The least mean distance (share of the range) of the flat blocks from
@@ -290,6 +294,23 @@ impl Blocks {
             noise,
             framed,
         })
+    }
+
+    /// [`bright_background_score`] on these blocks.
+    fn score(&self, for_processing: bool) -> Option<f64> {
+        let vote = self.vote(QUIET_BLOCK)?;
+        if for_processing
+            && self
+                .vote(CONSTANT_BLOCK)
+                .is_some_and(|bare| (bare.score > 0.0) != (vote.score > 0.0))
+        {
+            return None;
+        }
+        let classed = vote.flat_blocks + vote.structured_blocks;
+        (vote.flat_blocks as f64 > LEAST_FLAT_SHARE * classed as f64
+            && vote.contrast >= LEAST_CONTRAST
+            && vote.score != 0.0)
+            .then_some(vote.score)
     }
 
     /// Per block, its class: `Some(true)` structured (tissue), `Some(false)`
@@ -637,12 +658,15 @@ pub(super) struct TextureMap {
 impl TextureMap {
     /// `None` for an image under 3×3 blocks (see [`flatness_vote`]).
     pub(super) fn of(unit: &[f32], w: usize, h: usize) -> Option<TextureMap> {
-        let blocks = Blocks::of(unit, w, h)?;
-        Some(TextureMap {
+        Blocks::of(unit, w, h).map(TextureMap::from_blocks)
+    }
+
+    fn from_blocks(blocks: Blocks) -> TextureMap {
+        TextureMap {
             side: blocks.side,
             bw: blocks.bw,
             class: blocks.classes(QUIET_BLOCK),
-        })
+        }
     }
 
     /// The pixel index ranges of block `k`'s rows on a `w`-wide image.

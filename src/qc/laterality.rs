@@ -467,7 +467,13 @@ fn flood_surround(
     // The lines just inside a peeled band mix its level with what lies
     // inside it (the working copy's smoothing): they are skipped, as
     // between `film_frame`'s layers.
-    let frame = &morph(frame, w, h, LAYER_GAP, false);
+    let gapped;
+    let frame = if frame.contains(&true) {
+        gapped = morph(frame, w, h, LAYER_GAP, false);
+        &gapped
+    } else {
+        frame
+    };
     let border: Vec<usize> = (0..w * h)
         .filter(|&i| {
             let (x, y) = (i % w, i / w);
@@ -1120,6 +1126,12 @@ const RETRY_SKIPS: [f64; 3] = [0.0, 0.1, 0.25];
 /// (`BETTER_AGREEMENT`) wins. Over 17 look-alike trees of three
 /// generators (5,100 images) the chest-wall misses went 41 -> 29.
 pub fn segment(display: &Work) -> Segmentation {
+    segment_with(display, None)
+}
+
+/// [`segment`] with the display copy's [`TextureMap`] when it is already
+/// made (`inversion::component_and_texture`).
+pub(super) fn segment_with(display: &Work, texture_map: Option<TextureMap>) -> Segmentation {
     let (w, h) = (display.w, display.h);
     if w < 4 || h < 4 {
         return Segmentation {
@@ -1133,7 +1145,7 @@ pub fn segment(display: &Work) -> Segmentation {
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
     let mut breast = breast_mask(display, &smooth, &frame, &frame);
-    let texture_map = TextureMap::of(&display.px, w, h);
+    let texture_map = texture_map.or_else(|| TextureMap::of(&display.px, w, h));
     let texture = texture_map.as_ref().and_then(|map| map.centroid(w));
     if let Some(map) = texture_map {
         let agreement = |m: &Option<Vec<bool>>| m.as_deref().and_then(|m| map.agreement(m, w));

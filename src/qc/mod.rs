@@ -237,18 +237,19 @@ impl Work {
 /// anything else never sets `laterality_flipped`.
 pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions) -> Processed {
     let work = Work::of(decoded, WORK_SIZE);
-    let polarity = match options.method {
-        LateralityMethod::Component => inversion::component(
+    let (polarity, texture_map) = match options.method {
+        LateralityMethod::Component => inversion::component_and_texture(
             decoded.photometric.as_deref(),
             decoded.header.is_for_processing(),
             &work,
         ),
-        LateralityMethod::EdgeWindow => {
-            inversion::edge_window(decoded.photometric.as_deref(), decoded)
-        }
+        LateralityMethod::EdgeWindow => (
+            inversion::edge_window(decoded.photometric.as_deref(), decoded),
+            None,
+        ),
     };
     let display = inversion::display_copy(&work, polarity.inverted);
-    let segmentation = laterality::segment(&display);
+    let segmentation = laterality::segment_with(&display, texture_map);
     let chest_wall = match options.method {
         LateralityMethod::Component => segmentation.chest_wall(),
         LateralityMethod::EdgeWindow => laterality::edge_window(decoded),
@@ -517,6 +518,33 @@ mod tests {
                     assert!(near > far, "{s:?}: {near} vs {far}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_votes_texture_map_is_the_one_segmentation_would_make() {
+        for (film_border, inverted) in [(false, false), (true, false), (true, true)] {
+            let s = Spec {
+                film_border,
+                inverted,
+                ..Spec::default()
+            };
+            let d = image(s);
+            let work = Work::of(&d, WORK_SIZE);
+            let (polarity, map) =
+                inversion::component_and_texture(Some("MONOCHROME2"), false, &work);
+            assert_eq!(
+                polarity,
+                inversion::component(Some("MONOCHROME2"), false, &work)
+            );
+            // Only the stored copy's blocks are the display copy's.
+            assert_eq!(map.is_some(), !inverted, "{s:?}");
+            let display = inversion::display_copy(&work, polarity.inverted);
+            assert_eq!(
+                laterality::segment_with(&display, map),
+                laterality::segment(&display),
+                "{s:?}"
+            );
         }
     }
 
