@@ -385,9 +385,9 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
     frame
 }
 
-/// The least share of the border (the pixels on the image's edge or just
-/// inside a peeled band) at the surround's level: a spot or magnification
-/// field can reach one or two edges of the image.
+/// The least share of the border (the pixels on the image's edge, or
+/// [`LAYER_GAP`] past a peeled band) at the surround's level: a spot or
+/// magnification field can reach one or two edges of the image.
 const SURROUND_BORDER_SHARE: f64 = 0.4;
 
 /// The least share of its bounding box that a collimated field fills
@@ -404,17 +404,18 @@ const FIELD_FILL: f64 = 0.97;
 /// a fifth of the image and what it leaves ([`FIELD_FILL`] of its box, at
 /// least a tenth of the image) is a rectangle. `least`: the surround must
 /// be at least this bright (display polarity: a dark surround may be the
-/// air). Already-peeled `frame` pixels are neither flooded nor counted.
+/// air). Already-peeled `frame` pixels, and the [`LAYER_GAP`] lines just
+/// inside them, are neither flooded nor counted.
 /// Look-alikes of the fourth generator (4 seeds, 1,200 images, 15 spot
 /// views with a bright surround): polarity misses 86 -> 83 (two spot
 /// views, one inverted film whose dark margins surround it), chest-wall
 /// side 59 -> 59; the other three generators' 5,100 images score the
 /// same.
 ///
-/// A line at another level (a frame's edge blur, a thin printed frame) can
-/// lie between the peeled frame and the surround: flooded first, it holds
-/// only itself. A first flood that is no surround is peeled and the flood
-/// retried once from inside it. Fourth generator: polarity misses 69 -> 68
+/// A line at another level (a thin printed frame, an edge blur deeper than
+/// [`LAYER_GAP`]) can lie between the peeled frame and the surround:
+/// flooded first, it holds only itself. A first flood that is no surround
+/// is peeled and the flood retried once from inside it. Fourth generator: polarity misses 69 -> 68
 /// (a spot view inside a white frame line), the others the same. The
 /// [`LAYER_GAP`] lines just inside a peeled band are not the border: the
 /// smoothing mixes their level with the band's, and where they made half
@@ -424,13 +425,12 @@ const FIELD_FILL: f64 = 0.97;
 /// with a bright surround, padded along two sides), nothing lost.
 ///
 /// The field is the largest part the flood leaves; what lies outside its
-/// box (burned-in text, a label, a marker printed on the surround) is
-/// surround too. Before, the box of everything left held the text and
-/// no field filled it. Look-alikes of four generators: polarity misses
-/// 61 -> 59 (3 spot views with text on a bright surround fixed, a raw
-/// spot view lost: its implant, flat and bright at the chest wall, now
-/// outvotes the air without the dark surround), chest-wall side 48 -> 49
-/// (that image).
+/// box (burned-in text, a label, a marker printed on the surround, at most
+/// [`STRAY_SHARE`] of the image) is surround too. Before, the box of
+/// everything left held the text and no field filled it. Look-alikes of
+/// four generators: polarity misses 61 -> 59 (a spot view with text on a
+/// bright surround, a MIAS-like film in a square frame), chest-wall side
+/// 48 -> 48.
 fn collimated_surround(
     s: &[f32],
     (w, h): (usize, usize),
@@ -498,9 +498,7 @@ fn flood_surround(
         return None;
     }
     let mut surround = flood((w, h), seeds, near);
-    // The field: the largest part of what is left, and its box. What is
-    // left outside the box (text, a label, a marker in the surround) is
-    // surround.
+    // The field: the largest part of what is left, and its box.
     let left: Vec<bool> = (0..w * h).map(|i| !surround[i] && !frame[i]).collect();
     let field = largest_component(&left, w, h);
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
@@ -508,17 +506,33 @@ fn flood_surround(
         let (x, y) = (i % w, i / w);
         (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
     }
-    for i in (0..w * h).filter(|&i| left[i]) {
-        let (x, y) = (i % w, i / w);
-        surround[i] |= !(x0..=x1).contains(&x) || !(y0..=y1).contains(&y);
-    }
+    // What is left outside the box: text, a label or a marker printed on
+    // the surround, a few percent of the image ([`STRAY_SHARE`]); a part of
+    // the field cut off by something at the surround's level is more.
+    let stray: Vec<usize> = (0..w * h)
+        .filter(|&i| left[i] && !((x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w))))
+        .collect();
     let boxed = (x1 + 1).saturating_sub(x0) * (y1 + 1).saturating_sub(y0);
-    let flooded = surround.iter().filter(|&&c| c).count();
+    let flooded = surround.iter().filter(|&&c| c).count() + stray.len();
     let found = field.len() as f64 >= FIELD_FILL * boxed as f64
         && boxed * 10 >= w * h
-        && flooded * 5 >= w * h;
+        && flooded * 5 >= w * h
+        && stray.len() as f64 <= STRAY_SHARE * (w * h) as f64;
+    if found {
+        stray.into_iter().for_each(|i| surround[i] = true);
+    }
     Some((surround, found))
 }
+
+/// The most of the image (share) that what a collimated field's flood
+/// leaves outside the field's box may hold for it to be surround (text, a
+/// label, a marker printed on it; [`collimated_surround`]): a part of the
+/// field cut off by something at the surround's level holds more, and is
+/// not peeled. Look-alikes of four generators (6,300 images), against no
+/// limit: 0.02 polarity 59 -> 59 (a raw spot view with an implant fixed,
+/// a spot view whose collimator stripes left 3.2 % lost), chest-wall side
+/// 49 -> 48; 0.05 the same verdicts as no limit.
+const STRAY_SHARE: f64 = 0.02;
 
 /// A dark band along an edge, in display polarity, is frame (a scanner bed
 /// beside the film, padding, the air between the edge and an offset chest
@@ -1133,6 +1147,7 @@ pub fn segment(display: &Work) -> Segmentation {
 /// made (`inversion::component_and_texture`).
 pub(super) fn segment_with(display: &Work, texture_map: Option<TextureMap>) -> Segmentation {
     let (w, h) = (display.w, display.h);
+    debug_assert!(texture_map.as_ref().is_none_or(|map| map.fits(w, h)));
     if w < 4 || h < 4 {
         return Segmentation {
             w,
@@ -1882,8 +1897,9 @@ mod tests {
 
     #[test]
     fn a_collimated_surround_is_found_inside_a_line_at_another_level() {
-        // A peeled 3-pixel frame, then a 1-pixel line darker than the
-        // surround (a frame's edge blur), then the surround.
+        // A peeled 3-pixel frame, its 2-pixel edge blur (skipped), then a
+        // 1-pixel line darker than the surround (a thin printed frame),
+        // then the surround.
         let (w, h) = (100, 160);
         let mut s = super::super::testimg::spot_view(w, h);
         let depth = |i: usize| (i % w).min(i / w).min(w - 1 - i % w).min(h - 1 - i / w);
@@ -1891,13 +1907,15 @@ mod tests {
         for (i, v) in s.iter_mut().enumerate() {
             match depth(i) {
                 0..3 => *v = 1.0,
-                3 => *v = 0.93,
+                3..5 => *v = 0.97,
+                5 => *v = 0.93,
                 _ => {}
             }
         }
         let surround = collimated_surround(&s, (w, h), &frame, None).expect("a surround");
         // The line is surround too, also where it crosses the field.
-        assert_spot_surround(&surround, w, |i| depth(i) >= 6);
+        assert!((0..w * h).filter(|&i| depth(i) == 5).all(|i| surround[i]));
+        assert_spot_surround(&surround, w, |i| depth(i) >= 8);
     }
 
     /// Asserts that `surround` holds all of `testimg::spot_view`'s
@@ -1938,20 +1956,38 @@ mod tests {
 
     #[test]
     fn text_on_a_collimated_surround_is_surround() {
-        // Burned-in text at the surround's lower left: blocks of dark
-        // strokes the flood does not enter.
+        // Burned-in text at the surround's lower left: two lines of dark
+        // 4×2-pixel strokes the flood does not enter.
         let (w, h) = (100, 160);
         let mut s = super::super::testimg::spot_view(w, h);
-        let text = |x: usize, y: usize| (5..30).contains(&x) && (135..150).contains(&y);
+        let text = |x: usize, y: usize| (5..30).contains(&x) && (135..145).contains(&y);
         for (i, v) in s.iter_mut().enumerate() {
             let (x, y) = (i % w, i / w);
-            if text(x, y) && (x + y) % 3 == 0 {
+            if text(x, y) && x % 6 < 4 && y % 5 < 2 {
                 *v = 0.1;
             }
         }
         let none = vec![false; w * h];
         let surround = collimated_surround(&s, (w, h), &none, None).expect("a surround");
         assert_spot_surround(&surround, w, |_| true);
+    }
+
+    #[test]
+    fn a_field_cut_in_two_at_the_surrounds_level_keeps_both_parts() {
+        // A bright strip at the surround's level across the field (a
+        // saturated band, an implant's edge): the smaller part is no text.
+        let (w, h) = (100, 160);
+        let mut s = super::super::testimg::spot_view(w, h);
+        for (i, v) in s.iter_mut().enumerate() {
+            if (58..61).contains(&(i % w)) {
+                *v = 0.97;
+            }
+        }
+        let none = vec![false; w * h];
+        let left_part = |i: usize| (37..56).contains(&(i % w)) && (42..118).contains(&(i / w));
+        if let Some(surround) = collimated_surround(&s, (w, h), &none, None) {
+            assert!(!(0..w * h).any(|i| left_part(i) && surround[i]));
+        }
     }
 
     #[test]

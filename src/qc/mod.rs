@@ -533,10 +533,6 @@ mod tests {
             let work = Work::of(&d, WORK_SIZE);
             let (polarity, map) =
                 inversion::component_and_texture(Some("MONOCHROME2"), false, &work);
-            assert_eq!(
-                polarity,
-                inversion::component(Some("MONOCHROME2"), false, &work)
-            );
             // Only the stored copy's blocks are the display copy's.
             assert_eq!(map.is_some(), !inverted, "{s:?}");
             let display = inversion::display_copy(&work, polarity.inverted);
