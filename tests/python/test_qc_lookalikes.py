@@ -167,11 +167,11 @@ KNOWN_GAPS = {
     # content vote within 0.15 of even leaves the polarity to the header;
     # the collimator surround found past a peeled band's edge blur and
     # around text printed on it): seeds 1-3 polarity 96.9 % (28),
-    # chest-wall side 97.7 % (21); seed 11 97.0 % and 97.3 %. Still open:
+    # chest-wall side 97.8 % (20); seed 11 97.0 % and 97.3 %. Still open:
     # CBIS-like films (14 of the 37 polarity misses on 4 seeds: pectoral
     # muscles, implants and unpeeled margins flat and bright), CESM (7
     # polarity and 11 chest-wall misses of 112), spot views with a bright
-    # surround (6 of 15 wrong: a gradient on the surround, or a field of
+    # surround (7 of 15 wrong: a gradient on the surround, or a field of
     # tissue alone whose few smooth blocks decide), blotchy air (7 of 70).
     ("lookalike4", "intensity_inverted"): "films with mottled air and flat bright margins; spot views' collimator shadow",
     ("lookalike4", "laterality_flipped"): "follows the polarity misses of digitized films",
