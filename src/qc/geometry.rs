@@ -43,6 +43,20 @@ pub fn map_box(g: &Geometry, bx: (f64, f64, f64, f64)) -> (f64, f64, f64, f64) {
     (tx(a), ty(y0), tx(b), ty(y1))
 }
 
+/// The bounding box `(x0, y0, x1, y1)` (inclusive ends) of pixel indices
+/// on a `w`-wide image; `None` when there are none.
+pub(super) fn bounding_box(
+    pixels: impl IntoIterator<Item = usize>,
+    w: usize,
+) -> Option<(usize, usize, usize, usize)> {
+    pixels.into_iter().fold(None, |b, i| {
+        let (x, y) = (i % w, i / w);
+        Some(b.map_or((x, y, x, y), |(x0, y0, x1, y1)| {
+            (x0.min(x), y0.min(y), x1.max(x), y1.max(y))
+        }))
+    })
+}
+
 /// The breast box `(x0, y0, x1, y1)` in stored pixels (exclusive ends): the
 /// mask's bounding box on the working copy plus one working pixel, scaled
 /// up; the whole image without a mask.
@@ -56,20 +70,10 @@ pub fn breast_box(
     let Some(mask) = mask.filter(|m| m.len() == work.w * work.h) else {
         return full;
     };
-    let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
-    for y in 0..work.h {
-        for x in 0..work.w {
-            if mask[y * work.w + x] {
-                bx0 = bx0.min(x);
-                by0 = by0.min(y);
-                bx1 = bx1.max(x);
-                by1 = by1.max(y);
-            }
-        }
-    }
-    if bx0 == usize::MAX {
+    let Some((bx0, by0, bx1, by1)) = bounding_box((0..mask.len()).filter(|&i| mask[i]), work.w)
+    else {
         return full;
-    }
+    };
     let sx = cols as f64 / work.w as f64;
     let sy = rows as f64 / work.h as f64;
     let x0 = ((bx0.saturating_sub(1)) as f64 * sx).floor() as usize;

@@ -234,6 +234,11 @@ pub fn flatness_vote(unit: &[f32], w: usize, h: usize) -> FlatnessVote {
         })
 }
 
+/// The side of [`flatness_vote`]'s blocks on a `w × h` image.
+fn block_side(w: usize, h: usize) -> usize {
+    (w.max(h) / 32).max(2)
+}
+
 /// Per-block measurements of [`flatness_vote`] (the last partial row and
 /// column of blocks left out): what does not depend on the quiet floor, so
 /// that a second vote with another floor reuses it.
@@ -258,7 +263,7 @@ impl Blocks {
 
     /// `None` for an image under 3×3 blocks.
     fn of(unit: &[f32], w: usize, h: usize) -> Option<Blocks> {
-        let b = (w.max(h) / 32).max(2);
+        let b = block_side(w, h);
         let (bw, bh) = (w / b, h / b);
         if bw < 3 || bh < 3 || unit.len() < w * h {
             return None;
@@ -672,7 +677,7 @@ impl TextureMap {
 
     /// Made for a `w × h` image (its blocks, as [`Blocks::of`] lays them).
     pub(super) fn fits(&self, w: usize, h: usize) -> bool {
-        let b = (w.max(h) / 32).max(2);
+        let b = block_side(w, h);
         self.side == b && self.bw == w / b && self.class.len() == self.bw * (h / b)
     }
 

@@ -501,11 +501,8 @@ fn flood_surround(
     // The field: the largest part of what is left, and its box.
     let left: Vec<bool> = (0..w * h).map(|i| !surround[i] && !frame[i]).collect();
     let field = largest_component(&left, w, h);
-    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
-    for &i in &field {
-        let (x, y) = (i % w, i / w);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-    }
+    let (x0, y0, x1, y1) =
+        super::geometry::bounding_box(field.iter().copied(), w).unwrap_or((w, h, 0, 0));
     // What is left outside the box: text, a label or a marker printed on
     // the surround, a few percent of the image ([`STRAY_SHARE`]); a part of
     // the field cut off by something at the surround's level is more.
@@ -1391,7 +1388,7 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
     ChestWall {
         side: Some(if score > 0.0 { Side::Left } else { Side::Right }),
         score: Some(score.abs()),
-        votes: [0.0; 4],
+        ..ChestWall::UNDECIDED
     }
 }
 
@@ -1901,21 +1898,32 @@ mod tests {
         // 1-pixel line darker than the surround (a thin printed frame),
         // then the surround.
         let (w, h) = (100, 160);
-        let mut s = super::super::testimg::spot_view(w, h);
         let depth = |i: usize| (i % w).min(i / w).min(w - 1 - i % w).min(h - 1 - i / w);
-        let frame: Vec<bool> = (0..w * h).map(|i| depth(i) < 3).collect();
-        for (i, v) in s.iter_mut().enumerate() {
-            match depth(i) {
-                0..3 => *v = 1.0,
-                3..5 => *v = 0.97,
-                5 => *v = 0.93,
-                _ => {}
-            }
-        }
+        let levels = [1.0, 1.0, 1.0, 0.97, 0.97, 0.93];
+        let (s, frame) = banded_spot_view((w, h), depth, &levels, 3);
         let surround = collimated_surround(&s, (w, h), &frame, None).expect("a surround");
         // The line is surround too, also where it crosses the field.
         assert!((0..w * h).filter(|&i| depth(i) == 5).all(|i| surround[i]));
         assert_spot_surround(&surround, w, |i| depth(i) >= 8);
+    }
+
+    /// `testimg::spot_view` with the pixels `depth` deep in from its
+    /// edges at `levels[depth]` (deeper ones as they are), and as frame
+    /// those under `peeled` deep.
+    fn banded_spot_view(
+        (w, h): (usize, usize),
+        depth: impl Fn(usize) -> usize,
+        levels: &[f32],
+        peeled: usize,
+    ) -> (Vec<f32>, Vec<bool>) {
+        let mut s = super::super::testimg::spot_view(w, h);
+        for (i, v) in s.iter_mut().enumerate() {
+            if let Some(&level) = levels.get(depth(i)) {
+                *v = level;
+            }
+        }
+        let frame = (0..w * h).map(|i| depth(i) < peeled).collect();
+        (s, frame)
     }
 
     /// Asserts that `surround` holds all of `testimg::spot_view`'s
@@ -1939,17 +1947,9 @@ mod tests {
         // blur (0.3, then 0.65), which holds most of the border next to
         // it. The bottom edge is the surround itself.
         let (w, h) = (100, 160);
-        let mut s = super::super::testimg::spot_view(w, h);
         let depth = |i: usize| (i / w).saturating_sub(5).min(i % w).min(w - 1 - i % w);
-        let frame: Vec<bool> = (0..w * h).map(|i| depth(i) < 5).collect();
-        for (i, v) in s.iter_mut().enumerate() {
-            match depth(i) {
-                0..5 => *v = 0.0,
-                5 => *v = 0.3,
-                6 => *v = 0.65,
-                _ => {}
-            }
-        }
+        let levels = [0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.65];
+        let (s, frame) = banded_spot_view((w, h), depth, &levels, 5);
         let surround = collimated_surround(&s, (w, h), &frame, None).expect("a surround");
         assert_spot_surround(&surround, w, |i| depth(i) >= 7);
     }

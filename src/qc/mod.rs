@@ -355,11 +355,11 @@ pub(crate) mod testimg {
     /// the width, the middle half of the height, reaching the right edge)
     /// in a flat bright surround (0.97).
     pub fn spot_view(w: usize, h: usize) -> Vec<f32> {
-        let mut seed = 777u32;
+        let mut noise = uniform_noise(777);
         (0..w * h)
             .map(|i| {
-                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let n = (seed >> 8) as f32 / (1u32 << 24) as f32;
+                // 0..1 (exactly: the -0.5 and +0.5 cancel).
+                let n = noise() + 0.5;
                 let (x, y) = ((i % w) as f32, (i / w) as f32);
                 let field = x >= w as f32 * 0.35 && (h as f32 * 0.25..h as f32 * 0.75).contains(&y);
                 if field {
