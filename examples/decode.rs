@@ -9,6 +9,8 @@
 //!                                     decode every .dcm/.dicom under DIR to u16 with
 //!                                     N rayon threads and print images/s: the ceiling
 //!                                     an ingest (decode + QC + geometry + write) can reach.
+//!                                     Files are decoded two at a time, sorted by path, as
+//!                                     an ingest's workers do (`decode_pair_with`).
 //!                                     The decoder also hashes the pixel data (SHA-256,
 //!                                     `images.pixel_data_sha256`), as every ingest must;
 //!                                     --bare instead only reads each file and sums its
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mcq::decode::{DecodeOptions, decode_with};
+use mcq::decode::{DecodeOptions, decode_pair_with, decode_with};
 use rayon::prelude::*;
 
 /// Reads `path` and sums its bytes as little-endian u16 words (so the read
@@ -158,15 +160,20 @@ fn main() -> ExitCode {
             let t0 = Instant::now();
             let (ok, pixels) = pool.install(|| {
                 files
-                    .par_iter()
-                    .map(|f| {
-                        if bare {
-                            return bare_read(f);
-                        }
-                        match decode_with(f, &options) {
-                            Ok(d) => (1usize, d.pixels.len()),
-                            Err(_) => (0, 0),
-                        }
+                    .par_chunks(2)
+                    .flat_map_iter(|pair| {
+                        let decoded = match pair {
+                            _ if bare => return pair.iter().map(|f| bare_read(f)).collect(),
+                            [a, b] => {
+                                let (x, y) = decode_pair_with(a, b, &options);
+                                vec![x, y]
+                            }
+                            _ => pair.iter().map(|f| decode_with(f, &options)).collect(),
+                        };
+                        decoded
+                            .into_iter()
+                            .map(|d| d.map_or((0, 0), |d| (1usize, d.pixels.len())))
+                            .collect::<Vec<_>>()
                     })
                     .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
             });

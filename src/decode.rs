@@ -80,6 +80,7 @@ use crate::error::{Error, Result};
 
 pub(crate) mod blocks;
 mod native;
+mod sha256;
 
 /// A sane default cap on Rows × Columns (the largest mammograms are about
 /// 4096 × 5928 = 24 Mpx).
@@ -213,17 +214,43 @@ pub fn decode(path: &Path, max_pixels: usize) -> Result<Decoded> {
 
 /// Decodes one image file with `options`.
 pub fn decode_with(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
+    if is_raster(path) {
+        decode_raster(path, options.max_pixels)
+    } else {
+        decode_dicom(path, options)
+    }
+}
+
+/// Decodes two image files with `options`: what [`decode_with`] gives for
+/// each, but when both are plain native DICOM files they are read side by
+/// side and their pixel data hashed together (see `sha256`), the larger
+/// part of an uncompressed image's decode.
+pub fn decode_pair_with(
+    a: &Path,
+    b: &Path,
+    options: &DecodeOptions,
+) -> (Result<Decoded>, Result<Decoded>) {
+    if is_raster(a) || is_raster(b) {
+        return (decode_with(a, options), decode_with(b, options));
+    }
+    let (x, y) = native::decode_pair(a, b, options);
+    let or_general =
+        |d: Option<Decoded>, path| d.map_or_else(|| decode_dicom_object(path, options), Ok);
+    (or_general(x, a), or_general(y, b))
+}
+
+/// Whether `path` names a PNG, PGM/PNM, JPEG or TIFF file (by extension),
+/// which the image crate decodes; anything else is read as DICOM.
+fn is_raster(path: &Path) -> bool {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    match ext.as_str() {
-        "png" | "pgm" | "pnm" | "jpg" | "jpeg" | "tif" | "tiff" => {
-            decode_raster(path, options.max_pixels)
-        }
-        _ => decode_dicom(path, options),
-    }
+    matches!(
+        ext.as_str(),
+        "png" | "pgm" | "pnm" | "jpg" | "jpeg" | "tif" | "tiff"
+    )
 }
 
 /// JPEG 2000 transfer syntaxes a reduced decode applies to.
@@ -619,6 +646,7 @@ fn sample_format(object: &DefaultDicomObject, bits_allocated: u32) -> SampleForm
 }
 
 /// What [`finish`] needs besides the samples.
+#[derive(Debug, Clone, Copy)]
 struct StoredSamples {
     rows: u32,
     columns: u32,

@@ -1,7 +1,8 @@
 //! The pixel stage of an ingest: decode every admitted image, run QC and
 //! geometry, and stream `images` rows to the lake writer — in parallel with
 //! rayon over a bounded window of images (so only a few decoded images are
-//! in memory at once), with a progress bar on a terminal. An image that
+//! in memory at once; a worker decodes two at a time, whose pixel data are
+//! then hashed together), with a progress bar on a terminal. An image that
 //! cannot be read becomes `image_status = 'error'` plus an `unreadable_image`
 //! exclusion with the decoder's message; a file that is not there,
 //! `missing` plus `missing_image`. The run always continues.
@@ -140,25 +141,43 @@ fn bytes_of(v: &[u16]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
 }
 
-/// Decode, QC and (optionally) the PNG of one image, timed per stage.
+/// Decodes the images of records `pair` (one or two), two together (see
+/// [`decode::decode_pair_with`]); the decode time is shared out evenly.
+fn decode_pair(
+    root: &Path,
+    records: &[MetadataRow],
+    pair: &[usize],
+    stage: &PixelOptions,
+) -> (Vec<Result<Decoded>>, Duration) {
+    let path = |i: usize| root.join(records[i].raw_path.as_deref().unwrap_or_default());
+    let t0 = Instant::now();
+    let decoded = match *pair {
+        [i, j] => {
+            let (a, b) = decode::decode_pair_with(&path(i), &path(j), &stage.decode);
+            vec![a, b]
+        }
+        _ => pair
+            .iter()
+            .map(|&i| decode::decode_with(&path(i), &stage.decode))
+            .collect(),
+    };
+    (decoded, t0.elapsed() / pair.len().max(1) as u32)
+}
+
+/// QC and (optionally) the PNG of one decoded image, timed per stage.
 fn one_image(
-    path: &Path,
+    decoded: Result<Decoded>,
     m: &MetadataRow,
     png: Option<&Path>,
     options: &QcOptions,
     stage: &PixelOptions,
     times: &mut StageTimes,
-) -> Result<std::result::Result<(ImageRow, Geometry), String>> {
-    let t0 = Instant::now();
-    let decoded: Decoded = match decode::decode_with(path, &stage.decode) {
+) -> Result<Outcome> {
+    let decoded = match decoded {
         Ok(d) => d,
-        Err(e) => {
-            times.decode += t0.elapsed();
-            return Ok(Err(e.to_string()));
-        }
+        Err(e) => return Ok(Err(e.to_string())),
     };
     let t1 = Instant::now();
-    times.decode += t1 - t0;
     let mut processed = qc::process(&decoded, Some(&m.laterality), options);
     times.geometry += processed.geometry_time;
     times.qc += t1.elapsed().saturating_sub(processed.geometry_time);
@@ -293,7 +312,8 @@ pub fn process_images(
     let mut geometries: HashMap<String, Geometry> = HashMap::new();
     let encoder = part.group_encoder()?;
     let group_rows = encoder.group_rows;
-    // Workers pull images in record order (par_bridge) and send each result
+    // Workers pull images two at a time in record order (par_bridge; the
+    // two are decoded together, see `decode_pair`) and send each result
     // through a bounded channel; this thread puts them back in record order
     // and cuts them into row groups, which the workers encode between images
     // (`queue`) and this thread writes in order. A few groups and about
@@ -307,23 +327,27 @@ pub fn process_images(
     let written: Result<()> = pool.in_place_scope(|scope| {
         let (cancelled, pngs, todo, queue, encoder) = (&cancelled, &pngs, &todo, &queue, &encoder);
         scope.spawn(move |_| {
-            todo.iter().par_bridge().for_each_with(tx, |tx, &i| {
+            todo.chunks(2).par_bridge().for_each_with(tx, |tx, pair| {
                 if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
-                let m = &shared[i];
-                let path = root.join(m.raw_path.as_deref().unwrap_or_default());
-                let mut times = StageTimes::default();
-                let png = pngs.get(&i).map(PathBuf::as_path);
-                let result = one_image(&path, m, png, options, stage, &mut times);
-                // The receiver is gone only after a write error.
-                let _ = tx.send(Done::Image(i, Box::new(result), times));
-                // Then a row group the writing thread has filled, if any.
-                let next = lock(queue).pop_front();
-                if let Some((k, rows)) = next {
-                    let t = Instant::now();
-                    let group = encoder.encode(&rows);
-                    let _ = tx.send(Done::Group(k, group, t.elapsed()));
+                let (decoded, decode_time) = decode_pair(root, shared, pair, stage);
+                for (&i, decoded) in pair.iter().zip(decoded) {
+                    let mut times = StageTimes {
+                        decode: decode_time,
+                        ..Default::default()
+                    };
+                    let png = pngs.get(&i).map(PathBuf::as_path);
+                    let result = one_image(decoded, &shared[i], png, options, stage, &mut times);
+                    // The receiver is gone only after a write error.
+                    let _ = tx.send(Done::Image(i, Box::new(result), times));
+                    // Then a row group the writing thread has filled, if any.
+                    let next = lock(queue).pop_front();
+                    if let Some((k, rows)) = next {
+                        let t = Instant::now();
+                        let group = encoder.encode(&rows);
+                        let _ = tx.send(Done::Group(k, group, t.elapsed()));
+                    }
                 }
             });
         });

@@ -29,8 +29,8 @@ use memmap2::Mmap;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use sha2::{Digest, Sha256};
 
+use super::sha256::{self, Sha256Stream};
 use super::{DecodeOptions, Decoded, SampleStats, StoredSamples, blocks};
 use crate::dicom::header_of;
 
@@ -98,16 +98,28 @@ fn locate(prefix: &[u8], file_len: u64) -> Option<Located> {
     None
 }
 
-/// Decodes `path` if it is a plain native image (see the module doc);
-/// `None` leaves it to the general path.
-pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
+/// A plain native file, mapped, with its PixelData value located: ready to
+/// stream.
+struct Native<'p> {
+    path: &'p Path,
+    map: Mmap,
+    /// The PixelData value's byte range in `map`.
+    value: std::ops::Range<usize>,
+    header: crate::dicom::Header,
+    stored: StoredSamples,
+    sixteen: bool,
+}
+
+/// Maps `path` and locates its pixel data if it is a plain native image (see
+/// the module doc); `None` leaves it to the general path.
+fn open<'p>(path: &'p Path, options: &DecodeOptions) -> Option<Native<'p>> {
     if cfg!(target_endian = "big") {
         return None;
     }
     let file = File::open(path).ok()?;
-    // SAFETY: the map is only read, and only while this function runs; a
-    // file truncated by another process meanwhile would fault (see the
-    // module doc).
+    // SAFETY: the map is only read, and only while the decode runs; a file
+    // truncated by another process meanwhile would fault (see the module
+    // doc).
     let map = unsafe { Mmap::map(&file) }.ok()?;
     let located = locate(&map[..map.len().min(PREFIX)], map.len() as u64)?;
     let object = &located.object;
@@ -140,60 +152,161 @@ pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
         intercept: format.intercept,
         reduction,
     };
-    // `locate` checked that the value lies inside the file.
-    let value = &map[located.value_start as usize..][..located.value_len as usize];
     let _ = map.advise(memmap2::Advice::Sequential);
-    Some(stream(path, value, header, stored, bits_allocated == 16))
+    // `locate` checked that the value lies inside the file.
+    let start = located.value_start as usize;
+    Some(Native {
+        path,
+        map,
+        value: start..start + located.value_len as usize,
+        header,
+        stored,
+        sixteen: bits_allocated == 16,
+    })
+}
+
+/// Decodes `path` if it is a plain native image (see the module doc);
+/// `None` leaves it to the general path.
+pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
+    Some(stream(open(path, options)?, None).0)
+}
+
+/// [`decode`] of two files, whose pixel data are hashed together (see
+/// [`super::sha256`]) when both are plain native images.
+pub(super) fn decode_pair(
+    a: &Path,
+    b: &Path,
+    options: &DecodeOptions,
+) -> (Option<Decoded>, Option<Decoded>) {
+    match (open(a, options), open(b, options)) {
+        (Some(a), Some(b)) => {
+            let (a, b) = stream(a, Some(b));
+            (Some(a), b)
+        }
+        (a, b) => (a.map(|a| stream(a, None).0), b.map(|b| stream(b, None).0)),
+    }
 }
 
 crate::simd::avx2_dispatch! {
-/// Hashes, clamps and (with a reduction) box-averages the PixelData `value`,
-/// a chunk of rows at a time.
-fn stream(
-    path: &Path,
-    value: &[u8],
-    header: crate::dicom::Header,
-    s: StoredSamples,
-    sixteen: bool,
-) -> Decoded {
-    let (cols, rows) = (s.columns as usize, s.rows as usize);
-    let max = super::max_for_bits(s.bits_stored);
-    let f = 1usize << s.reduction;
-    let mut hasher = Sha256::new();
-    let mut stats = SampleStats::new();
-    let (out_w, out_h) = (cols.div_ceil(f), rows.div_ceil(f));
-    let mut out: Vec<u16> = Vec::with_capacity(out_w * out_h);
-    let row_bytes = cols * if sixteen { 2 } else { 1 };
-    let chunk_rows = ((CHUNK / row_bytes).max(1)).div_ceil(f) * f;
-    // A row that is not 2-byte aligned in the map (an odd value offset) or
-    // an 8-bit row is copied into `spare`; one with samples above
-    // BitsStored, into `clamped`.
-    let (mut spare, mut clamped) = (vec![0u16; cols], Vec::with_capacity(cols));
-    let mut sums = vec![0u32; out_w];
-    let mut in_block = 0;
-    let pixels = &value[..rows * row_bytes];
-    for (c, chunk) in pixels.chunks(chunk_rows * row_bytes).enumerate() {
-        hasher.update(chunk);
-        for (k, raw) in chunk.chunks_exact(row_bytes).enumerate() {
-            let row = stats.scan(samples(raw, sixteen, &mut spare), max, &mut clamped);
-            if f == 1 {
-                out.extend_from_slice(row);
-                continue;
+/// Reads `a` (and `b`) a chunk at a time: each chunk is hashed (the two
+/// files' chunks together), then its rows are clamped and added up while
+/// they are in cache.
+fn stream(a: Native<'_>, b: Option<Native<'_>>) -> (Decoded, Option<Decoded>) {
+    let mut ra = Reader::new(&a);
+    let mut rb = b.as_ref().map(Reader::new);
+    let mut ca = ra.chunks();
+    let mut cb = rb.as_ref().map(Reader::chunks);
+    loop {
+        let (x, y) = (ca.next(), cb.as_mut().and_then(Iterator::next));
+        match (x, rb.as_mut().zip(y)) {
+            (None, None) => break,
+            (Some(x), Some((rb, y))) => {
+                sha256::update_pair(&mut ra.hash, x, &mut rb.hash, y);
+                ra.rows(x);
+                rb.rows(y);
             }
-            blocks::add_row(&mut sums, row, f);
-            in_block += 1;
-            if in_block == f || c * chunk_rows + k + 1 == rows {
-                blocks::emit(&mut sums, &mut out, cols, f, in_block);
-                in_block = 0;
+            (Some(x), None) => {
+                ra.hash.update(x);
+                ra.rows(x);
+            }
+            (None, Some((rb, y))) => {
+                rb.hash.update(y);
+                rb.rows(y);
             }
         }
     }
-    // Bytes after Rows × Columns samples (an odd-length pad) are part of
-    // the element's value, so of its hash.
-    hasher.update(&value[pixels.len()..]);
-    let sha = hex::encode(hasher.finalize());
-    super::build(path, header, s, out, sha, stats)
+    let da = ra.finish(&a);
+    (da, rb.zip(b.as_ref()).map(|(rb, b)| rb.finish(b)))
 }
+}
+
+/// One file's pass over its PixelData value: the hash, the sample range,
+/// and the samples out (box-averaged by `2^reduction`).
+struct Reader<'m> {
+    value: &'m [u8],
+    s: StoredSamples,
+    sixteen: bool,
+    hash: Sha256Stream,
+    stats: SampleStats,
+    out: Vec<u16>,
+    max: u16,
+    /// The box side `2^reduction`.
+    f: usize,
+    row_bytes: usize,
+    /// Rows per chunk: a multiple of `f`.
+    chunk_rows: usize,
+    /// A row that is not 2-byte aligned in the map (an odd value offset) or
+    /// an 8-bit row is copied into `spare`; one with samples above
+    /// BitsStored, into `clamped`.
+    spare: Vec<u16>,
+    clamped: Vec<u16>,
+    sums: Vec<u32>,
+    in_block: usize,
+    rows_read: usize,
+}
+
+impl<'m> Reader<'m> {
+    fn new(file: &'m Native<'_>) -> Reader<'m> {
+        let s = file.stored;
+        let (cols, rows) = (s.columns as usize, s.rows as usize);
+        let f = 1usize << s.reduction;
+        let row_bytes = cols * if file.sixteen { 2 } else { 1 };
+        Reader {
+            value: &file.map[file.value.clone()],
+            s,
+            sixteen: file.sixteen,
+            hash: Sha256Stream::default(),
+            stats: SampleStats::new(),
+            out: Vec::with_capacity(cols.div_ceil(f) * rows.div_ceil(f)),
+            max: super::max_for_bits(s.bits_stored),
+            f,
+            row_bytes,
+            chunk_rows: ((CHUNK / row_bytes).max(1)).div_ceil(f) * f,
+            spare: vec![0u16; cols],
+            clamped: Vec::with_capacity(cols),
+            sums: vec![0u32; cols.div_ceil(f)],
+            in_block: 0,
+            rows_read: 0,
+        }
+    }
+
+    /// The Rows × Columns samples' bytes in chunks of whole rows.
+    fn chunks(&self) -> std::slice::Chunks<'m, u8> {
+        let pixels = &self.value[..self.s.rows as usize * self.row_bytes];
+        pixels.chunks(self.chunk_rows * self.row_bytes)
+    }
+
+    /// Clamps, scans and (with a reduction) box-averages a chunk's rows.
+    #[inline(always)]
+    fn rows(&mut self, chunk: &[u8]) {
+        let (cols, rows, f) = (self.s.columns as usize, self.s.rows as usize, self.f);
+        for raw in chunk.chunks_exact(self.row_bytes) {
+            let samples = samples(raw, self.sixteen, &mut self.spare);
+            let row = self.stats.scan(samples, self.max, &mut self.clamped);
+            self.rows_read += 1;
+            if f == 1 {
+                self.out.extend_from_slice(row);
+                continue;
+            }
+            blocks::add_row(&mut self.sums, row, f);
+            self.in_block += 1;
+            if self.in_block == f || self.rows_read == rows {
+                blocks::emit(&mut self.sums, &mut self.out, cols, f, self.in_block);
+                self.in_block = 0;
+            }
+        }
+    }
+
+    /// The decoded image of `file` (the one this reader read).
+    fn finish(mut self, file: &Native<'_>) -> Decoded {
+        // Bytes after Rows × Columns samples (an odd-length pad) are part of
+        // the element's value, so of its hash.
+        let samples = self.s.rows as usize * self.row_bytes;
+        self.hash.update(&self.value[samples..]);
+        let sha = self.hash.finish_hex();
+        let header = file.header.clone();
+        super::build(file.path, header, self.s, self.out, sha, self.stats)
+    }
 }
 
 /// One stored row as samples: the little-endian 16-bit bytes viewed in
@@ -442,6 +555,64 @@ mod tests {
                         )
                     );
                 }
+            }
+        }
+    }
+
+    /// Two files decoded together (their hashes interleaved, their chunks
+    /// in step) give what each gives alone: files of different sizes and
+    /// sample widths, in both orders, reduced or not, and a pair where one
+    /// file takes the general path or is missing.
+    #[test]
+    fn two_files_decoded_together_equal_each_decoded_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let eight = Layout {
+            bits_allocated: 8,
+            bits_stored: 7,
+            ..PLAIN
+        };
+        let signed = Layout {
+            signed: true,
+            ..PLAIN
+        };
+        let files = [
+            write(
+                dir.path(),
+                "a.dcm",
+                1000,
+                300,
+                &pixels(1000, 300, 4095),
+                PLAIN,
+            ),
+            write(dir.path(), "b.dcm", 640, 410, &pixels(640, 410, 200), eight),
+            write(dir.path(), "c.dcm", 37, 23, &pixels(37, 23, 4095), PLAIN),
+            write(dir.path(), "d.dcm", 16, 8, &pixels(16, 8, 4095), signed),
+            dir.path().join("missing.dcm"),
+        ];
+        for reduce_for in [None, Some((8, 8))] {
+            let options = DecodeOptions {
+                reduce_for,
+                ..Default::default()
+            };
+            let alone: Vec<_> = files
+                .iter()
+                .map(|f| super::super::decode_with(f, &options).map_err(|e| e.to_string()))
+                .collect();
+            assert!(alone[..4].iter().all(Result::is_ok) && alone[4].is_err());
+            for (i, j) in [
+                (0, 1),
+                (1, 0),
+                (0, 2),
+                (2, 1),
+                (0, 0),
+                (3, 0),
+                (1, 4),
+                (4, 3),
+            ] {
+                let (x, y) = super::super::decode_pair_with(&files[i], &files[j], &options);
+                let together = [x, y].map(|d| d.map_err(|e| e.to_string()));
+                assert_eq!(together[0], alone[i], "{i} with {j}, {reduce_for:?}");
+                assert_eq!(together[1], alone[j], "{j} with {i}, {reduce_for:?}");
             }
         }
     }
