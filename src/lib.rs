@@ -6,6 +6,7 @@
 //! lake (`query`). `synth` writes look-alike raw dataset trees with ground
 //! truth. `cli` is the command-line front end.
 
+pub mod allocator;
 pub mod cli;
 pub mod dataset;
 pub mod decode;
