@@ -9,8 +9,9 @@
 //!                                     decode every .dcm/.dicom under DIR to u16 with
 //!                                     N rayon threads and print images/s: the ceiling
 //!                                     an ingest (decode + QC + geometry + write) can reach.
-//!                                     Files are decoded two at a time, sorted by path, as
-//!                                     an ingest's workers do (`decode_pair_with`).
+//!                                     Files are decoded two at a time in path order (one
+//!                                     folder's files together), as an ingest's workers
+//!                                     decode records two at a time (`decode_in_pairs`).
 //!                                     The decoder also hashes the pixel data (SHA-256,
 //!                                     `images.pixel_data_sha256`), as every ingest must;
 //!                                     --bare instead only reads each file and sums its
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mcq::decode::{DecodeOptions, decode_pair_with, decode_with};
+use mcq::decode::{DecodeOptions, decode_in_pairs, decode_with};
 use rayon::prelude::*;
 
 /// The allocator `mcq` runs with, set up the same way, so that the ceiling
@@ -95,7 +96,8 @@ fn usage() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    mcq::allocator::keep_freed_memory();
+    // SAFETY: the first thing main does; no other thread runs yet.
+    unsafe { mcq::allocator::keep_freed_memory() };
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--npy") if args.len() >= 3 => {
@@ -168,15 +170,10 @@ fn main() -> ExitCode {
                 files
                     .par_chunks(2)
                     .flat_map_iter(|pair| {
-                        let decoded = match pair {
-                            _ if bare => return pair.iter().map(|f| bare_read(f)).collect(),
-                            [a, b] => {
-                                let (x, y) = decode_pair_with(a, b, &options);
-                                vec![x, y]
-                            }
-                            _ => pair.iter().map(|f| decode_with(f, &options)).collect(),
-                        };
-                        decoded
+                        if bare {
+                            return pair.iter().map(|f| bare_read(f)).collect();
+                        }
+                        decode_in_pairs(pair, &options)
                             .into_iter()
                             .map(|d| d.map_or((0, 0), |d| (1usize, d.pixels.len())))
                             .collect::<Vec<_>>()

@@ -12,9 +12,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// image ingest frees and allocates megabytes per image, and the kernel
 /// zeroed those pages again each time (200 full-size images: 0.6 s instead
 /// of 1.0 s of system time, peak RSS +10 %: the memory is kept and reused,
-/// not grown). Call it first thing in `main`, before other threads start.
-pub fn keep_freed_memory() {
-    // SAFETY: sets one integer option of mimalloc's; mimalloc reads its
-    // options when it needs them.
+/// not grown).
+///
+/// # Safety
+/// Call it first thing in `main`, before any other thread starts: mimalloc
+/// reads its options without synchronization.
+pub unsafe fn keep_freed_memory() {
+    // SAFETY: no other thread runs yet (the caller's promise).
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }

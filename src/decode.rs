@@ -221,22 +221,29 @@ pub fn decode_with(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
     }
 }
 
-/// Decodes two image files with `options`: what [`decode_with`] gives for
-/// each, but when both are plain native DICOM files they are read side by
-/// side and their pixel data hashed together (see `sha256`), the larger
-/// part of an uncompressed image's decode.
-pub fn decode_pair_with(
-    a: &Path,
-    b: &Path,
+/// Decodes `paths` in order with `options`: what [`decode_with`] gives for
+/// each, but two at a time, and when both of two are plain native DICOM
+/// files they are read side by side and their pixel data hashed together
+/// (see `sha256`; hashing is the larger part of an uncompressed image's
+/// decode). Files next to each other in a dataset's order (one patient's
+/// images, usually of one size) pair best.
+pub fn decode_in_pairs<P: AsRef<Path>>(
+    paths: &[P],
     options: &DecodeOptions,
-) -> (Result<Decoded>, Result<Decoded>) {
-    if is_raster(a) || is_raster(b) {
-        return (decode_with(a, options), decode_with(b, options));
+) -> Vec<Result<Decoded>> {
+    let mut decoded = Vec::with_capacity(paths.len());
+    for pair in paths.chunks(2) {
+        match pair {
+            [a, b] if !is_raster(a.as_ref()) && !is_raster(b.as_ref()) => {
+                let (a, b) = (a.as_ref(), b.as_ref());
+                let (x, y) = native::decode_pair(a, b, options);
+                decoded.push(or_general(x, a, options));
+                decoded.push(or_general(y, b, options));
+            }
+            _ => decoded.extend(pair.iter().map(|p| decode_with(p.as_ref(), options))),
+        }
     }
-    let (x, y) = native::decode_pair(a, b, options);
-    let or_general =
-        |d: Option<Decoded>, path| d.map_or_else(|| decode_dicom_object(path, options), Ok);
-    (or_general(x, a), or_general(y, b))
+    decoded
 }
 
 /// Whether `path` names a PNG, PGM/PNM, JPEG or TIFF file (by extension),
@@ -386,7 +393,12 @@ fn parse_meta(m: &[u8]) -> Option<(String, usize)> {
 }
 
 fn decode_dicom(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
-    match native::decode(path, options) {
+    or_general(native::decode(path, options), path, options)
+}
+
+/// What the native path `decoded`, or else the general path's decode.
+fn or_general(decoded: Option<Decoded>, path: &Path, options: &DecodeOptions) -> Result<Decoded> {
+    match decoded {
         Some(decoded) => Ok(decoded),
         None => decode_dicom_object(path, options),
     }

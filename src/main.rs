@@ -9,7 +9,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    mcq::allocator::keep_freed_memory();
+    // SAFETY: the first thing main does; no other thread runs yet.
+    unsafe { mcq::allocator::keep_freed_memory() };
     let cli = mcq::cli::Cli::parse();
     match mcq::cli::run(cli) {
         Ok(code) => code,

@@ -1,8 +1,8 @@
 //! The pixel stage of an ingest: decode every admitted image, run QC and
 //! geometry, and stream `images` rows to the lake writer — in parallel with
 //! rayon over a bounded window of images (so only a few decoded images are
-//! in memory at once; a worker decodes two at a time, whose pixel data are
-//! then hashed together), with a progress bar on a terminal. An image that
+//! in memory at once; a worker decodes two at a time, hashing their pixel
+//! data together as it reads them), with a progress bar on a terminal. An image that
 //! cannot be read becomes `image_status = 'error'` plus an `unreadable_image`
 //! exclusion with the decoder's message; a file that is not there,
 //! `missing` plus `missing_image`. The run always continues.
@@ -141,27 +141,21 @@ fn bytes_of(v: &[u16]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
 }
 
-/// Decodes the images of records `pair` (one or two), two together (see
-/// [`decode::decode_pair_with`]); the decode time is shared out evenly.
+/// Decodes the images of records `pair` (one or two) together (see
+/// [`decode::decode_in_pairs`]); the decode time is shared out evenly.
 fn decode_pair(
     root: &Path,
     records: &[MetadataRow],
     pair: &[usize],
     stage: &PixelOptions,
 ) -> (Vec<Result<Decoded>>, Duration) {
-    let path = |i: usize| root.join(records[i].raw_path.as_deref().unwrap_or_default());
+    let paths: Vec<PathBuf> = pair
+        .iter()
+        .map(|&i| root.join(records[i].raw_path.as_deref().unwrap_or_default()))
+        .collect();
     let t0 = Instant::now();
-    let decoded = match *pair {
-        [i, j] => {
-            let (a, b) = decode::decode_pair_with(&path(i), &path(j), &stage.decode);
-            vec![a, b]
-        }
-        _ => pair
-            .iter()
-            .map(|&i| decode::decode_with(&path(i), &stage.decode))
-            .collect(),
-    };
-    (decoded, t0.elapsed() / pair.len().max(1) as u32)
+    let decoded = decode::decode_in_pairs(&paths, &stage.decode);
+    (decoded, t0.elapsed() / pair.len() as u32)
 }
 
 /// QC and (optionally) the PNG of one decoded image, timed per stage.
@@ -317,8 +311,9 @@ pub fn process_images(
     // through a bounded channel; this thread puts them back in record order
     // and cuts them into row groups, which the workers encode between images
     // (`queue`) and this thread writes in order. A few groups and about
-    // 10 × jobs images are in flight, so memory stays bounded; a write error
-    // stops the workers.
+    // 10 × jobs images are in flight (up to two decoded images per worker,
+    // the rest as rows), so memory stays bounded; a write error stops the
+    // workers.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Done>(jobs * 8);
     let queue: Mutex<VecDeque<(usize, Vec<ImageRow>)>> = Mutex::default();
     let cancelled = std::sync::atomic::AtomicBool::new(false);
@@ -333,6 +328,9 @@ pub fn process_images(
                 }
                 let (decoded, decode_time) = decode_pair(root, shared, pair, stage);
                 for (&i, decoded) in pair.iter().zip(decoded) {
+                    if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
                     let mut times = StageTimes {
                         decode: decode_time,
                         ..Default::default()

@@ -1,6 +1,8 @@
 //! Native pixel data (Implicit/Explicit VR Little Endian, one frame,
 //! unsigned 8- or 16-bit samples) read straight from the file: the fast path
-//! of [`super::decode_with`] for uncompressed mammograms.
+//! of [`super::decode_with`] and [`super::decode_in_pairs`] for uncompressed
+//! mammograms. A pair of files is read in step, and the two PixelData
+//! values hashed together ([`super::sha256`]).
 //!
 //! The file is memory-mapped. The data set is parsed by dicom-object from
 //! its first bytes, up to the top-level PixelData element; the PixelData
@@ -188,53 +190,47 @@ pub(super) fn decode_pair(
 }
 
 crate::simd::avx2_dispatch! {
-/// Reads `a` (and `b`) a chunk at a time: each chunk is hashed (the two
-/// files' chunks together), then its rows are clamped and added up while
-/// they are in cache.
-fn stream(a: Native<'_>, b: Option<Native<'_>>) -> (Decoded, Option<Decoded>) {
-    let mut ra = Reader::new(&a);
-    let mut rb = b.as_ref().map(Reader::new);
-    let mut ca = ra.chunks();
-    let mut cb = rb.as_ref().map(Reader::chunks);
+/// Reads `first` (and `second`) a chunk at a time: each chunk is hashed (the
+/// two files' chunks together), then its rows are clamped and added up
+/// while they are in cache.
+fn stream(first: Native<'_>, second: Option<Native<'_>>) -> (Decoded, Option<Decoded>) {
+    let mut one = Reader::new(&first);
+    let mut two = second.as_ref().map(Reader::new);
     loop {
-        let (x, y) = (ca.next(), cb.as_mut().and_then(Iterator::next));
-        match (x, rb.as_mut().zip(y)) {
+        let chunk = one.next_chunk();
+        let other = two.as_mut().and_then(|r| Some((r.next_chunk()?, r)));
+        match (chunk, other) {
             (None, None) => break,
-            (Some(x), Some((rb, y))) => {
-                sha256::update_pair(&mut ra.hash, x, &mut rb.hash, y);
-                ra.rows(x);
-                rb.rows(y);
+            (Some(chunk), Some((other, reader))) => {
+                sha256::update_pair(&mut one.hash, chunk, &mut reader.hash, other);
+                one.rows(chunk);
+                reader.rows(other);
             }
-            (Some(x), None) => {
-                ra.hash.update(x);
-                ra.rows(x);
-            }
-            (None, Some((rb, y))) => {
-                rb.hash.update(y);
-                rb.rows(y);
-            }
+            (Some(chunk), None) => one.read(chunk),
+            (None, Some((other, reader))) => reader.read(other),
         }
     }
-    let da = ra.finish(&a);
-    (da, rb.zip(b.as_ref()).map(|(rb, b)| rb.finish(b)))
+    let (read_one, read_two) = (one.finish(), two.map(Reader::finish));
+    let decoded = |file: Native<'_>, (out, sha, stats)| {
+        super::build(file.path, file.header, file.stored, out, sha, stats)
+    };
+    let second = second.zip(read_two).map(|(file, read)| decoded(file, read));
+    (decoded(first, read_one), second)
 }
 }
 
 /// One file's pass over its PixelData value: the hash, the sample range,
-/// and the samples out (box-averaged by `2^reduction`).
+/// and the samples out (box-averaged by `box_side`).
 struct Reader<'m> {
-    value: &'m [u8],
-    s: StoredSamples,
-    sixteen: bool,
+    file: &'m Native<'m>,
+    chunks: std::slice::Chunks<'m, u8>,
     hash: Sha256Stream,
     stats: SampleStats,
     out: Vec<u16>,
     max: u16,
-    /// The box side `2^reduction`.
-    f: usize,
+    /// `2^reduction`.
+    box_side: usize,
     row_bytes: usize,
-    /// Rows per chunk: a multiple of `f`.
-    chunk_rows: usize,
     /// A row that is not 2-byte aligned in the map (an odd value offset) or
     /// an 8-bit row is copied into `spare`; one with samples above
     /// BitsStored, into `clamped`.
@@ -246,66 +242,72 @@ struct Reader<'m> {
 }
 
 impl<'m> Reader<'m> {
-    fn new(file: &'m Native<'_>) -> Reader<'m> {
-        let s = file.stored;
-        let (cols, rows) = (s.columns as usize, s.rows as usize);
-        let f = 1usize << s.reduction;
+    fn new(file: &'m Native<'m>) -> Reader<'m> {
+        let stored = file.stored;
+        let (cols, rows) = (stored.columns as usize, stored.rows as usize);
+        let box_side = 1usize << stored.reduction;
         let row_bytes = cols * if file.sixteen { 2 } else { 1 };
+        // Chunks of whole rows, a multiple of the box side.
+        let chunk_rows = ((CHUNK / row_bytes).max(1)).div_ceil(box_side) * box_side;
+        let pixels = &file.map[file.value.start..][..rows * row_bytes];
         Reader {
-            value: &file.map[file.value.clone()],
-            s,
-            sixteen: file.sixteen,
+            file,
+            chunks: pixels.chunks(chunk_rows * row_bytes),
             hash: Sha256Stream::default(),
             stats: SampleStats::new(),
-            out: Vec::with_capacity(cols.div_ceil(f) * rows.div_ceil(f)),
-            max: super::max_for_bits(s.bits_stored),
-            f,
+            out: Vec::with_capacity(cols.div_ceil(box_side) * rows.div_ceil(box_side)),
+            max: super::max_for_bits(stored.bits_stored),
+            box_side,
             row_bytes,
-            chunk_rows: ((CHUNK / row_bytes).max(1)).div_ceil(f) * f,
             spare: vec![0u16; cols],
             clamped: Vec::with_capacity(cols),
-            sums: vec![0u32; cols.div_ceil(f)],
+            sums: vec![0u32; cols.div_ceil(box_side)],
             in_block: 0,
             rows_read: 0,
         }
     }
 
-    /// The Rows × Columns samples' bytes in chunks of whole rows.
-    fn chunks(&self) -> std::slice::Chunks<'m, u8> {
-        let pixels = &self.value[..self.s.rows as usize * self.row_bytes];
-        pixels.chunks(self.chunk_rows * self.row_bytes)
+    /// The next chunk of the Rows × Columns samples' bytes.
+    fn next_chunk(&mut self) -> Option<&'m [u8]> {
+        self.chunks.next()
+    }
+
+    /// Hashes a chunk, then takes its rows.
+    #[inline(always)]
+    fn read(&mut self, chunk: &[u8]) {
+        self.hash.update(chunk);
+        self.rows(chunk);
     }
 
     /// Clamps, scans and (with a reduction) box-averages a chunk's rows.
     #[inline(always)]
     fn rows(&mut self, chunk: &[u8]) {
-        let (cols, rows, f) = (self.s.columns as usize, self.s.rows as usize, self.f);
+        let stored = self.file.stored;
+        let (cols, rows, side) = (stored.columns as usize, stored.rows as usize, self.box_side);
         for raw in chunk.chunks_exact(self.row_bytes) {
-            let samples = samples(raw, self.sixteen, &mut self.spare);
+            let samples = samples(raw, self.file.sixteen, &mut self.spare);
             let row = self.stats.scan(samples, self.max, &mut self.clamped);
             self.rows_read += 1;
-            if f == 1 {
+            if side == 1 {
                 self.out.extend_from_slice(row);
                 continue;
             }
-            blocks::add_row(&mut self.sums, row, f);
+            blocks::add_row(&mut self.sums, row, side);
             self.in_block += 1;
-            if self.in_block == f || self.rows_read == rows {
-                blocks::emit(&mut self.sums, &mut self.out, cols, f, self.in_block);
+            if self.in_block == side || self.rows_read == rows {
+                blocks::emit(&mut self.sums, &mut self.out, cols, side, self.in_block);
                 self.in_block = 0;
             }
         }
     }
 
-    /// The decoded image of `file` (the one this reader read).
-    fn finish(mut self, file: &Native<'_>) -> Decoded {
-        // Bytes after Rows × Columns samples (an odd-length pad) are part of
-        // the element's value, so of its hash.
-        let samples = self.s.rows as usize * self.row_bytes;
-        self.hash.update(&self.value[samples..]);
-        let sha = self.hash.finish_hex();
-        let header = file.header.clone();
-        super::build(file.path, header, self.s, self.out, sha, self.stats)
+    /// The samples, the hash (of the whole value: bytes after Rows × Columns
+    /// samples, an odd-length pad, are part of it) and the sample range.
+    fn finish(mut self) -> (Vec<u16>, String, SampleStats) {
+        let value = &self.file.map[self.file.value.clone()];
+        let samples = self.file.stored.rows as usize * self.row_bytes;
+        self.hash.update(&value[samples..]);
+        (self.out, self.hash.finish_hex(), self.stats)
     }
 }
 
@@ -609,8 +611,11 @@ mod tests {
                 (1, 4),
                 (4, 3),
             ] {
-                let (x, y) = super::super::decode_pair_with(&files[i], &files[j], &options);
-                let together = [x, y].map(|d| d.map_err(|e| e.to_string()));
+                let pair = [&files[i], &files[j]];
+                let together: Vec<_> = super::super::decode_in_pairs(&pair, &options)
+                    .into_iter()
+                    .map(|d| d.map_err(|e| e.to_string()))
+                    .collect();
                 assert_eq!(together[0], alone[i], "{i} with {j}, {reduce_for:?}");
                 assert_eq!(together[1], alone[j], "{j} with {i}, {reduce_for:?}");
             }
