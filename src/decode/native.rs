@@ -563,8 +563,8 @@ mod tests {
 
     /// Two files decoded together (their hashes interleaved, their chunks
     /// in step) give what each gives alone: files of different sizes and
-    /// sample widths, in both orders, reduced or not, and a pair where one
-    /// file takes the general path or is missing.
+    /// sample widths, in both orders, reduced or not, and pairs where one
+    /// file takes the general path, is missing or is truncated.
     #[test]
     fn two_files_decoded_together_equal_each_decoded_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -590,7 +590,10 @@ mod tests {
             write(dir.path(), "c.dcm", 37, 23, &pixels(37, 23, 4095), PLAIN),
             write(dir.path(), "d.dcm", 16, 8, &pixels(16, 8, 4095), signed),
             dir.path().join("missing.dcm"),
+            dir.path().join("truncated.dcm"),
         ];
+        let bytes = std::fs::read(&files[0]).unwrap();
+        std::fs::write(&files[5], &bytes[..bytes.len() / 2]).unwrap();
         for reduce_for in [None, Some((8, 8))] {
             let options = DecodeOptions {
                 reduce_for,
@@ -600,17 +603,11 @@ mod tests {
                 .iter()
                 .map(|f| super::super::decode_with(f, &options).map_err(|e| e.to_string()))
                 .collect();
-            assert!(alone[..4].iter().all(Result::is_ok) && alone[4].is_err());
-            for (i, j) in [
-                (0, 1),
-                (1, 0),
-                (0, 2),
-                (2, 1),
-                (0, 0),
-                (3, 0),
-                (1, 4),
-                (4, 3),
-            ] {
+            assert!(alone[..4].iter().all(Result::is_ok));
+            assert!(alone[4..].iter().all(Result::is_err));
+            let pairs = [(0, 1), (1, 0), (0, 2), (2, 1), (0, 0), (3, 0)];
+            let with_faults = [(1, 4), (4, 3), (5, 0), (2, 5)];
+            for (i, j) in pairs.into_iter().chain(with_faults) {
                 let pair = [&files[i], &files[j]];
                 let together: Vec<_> = super::super::decode_in_pairs(&pair, &options)
                     .into_iter()
