@@ -1,5 +1,6 @@
 //! mcq's image decoder on its own, outside any ingest: the library's
-//! `decode::decode_with` and nothing else.
+//! `decode::decode_with` (`--npy`) and `decode::decode_in_pairs` (`--time`)
+//! and nothing else.
 //!
 //! ```text
 //! decode --npy OUT FILE...            decode each FILE at full resolution and write

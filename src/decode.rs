@@ -658,7 +658,7 @@ fn sample_format(object: &DefaultDicomObject, bits_allocated: u32) -> SampleForm
 }
 
 /// What [`finish`] needs besides the samples.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct StoredSamples {
     rows: u32,
     columns: u32,

@@ -170,7 +170,12 @@ fn open<'p>(path: &'p Path, options: &DecodeOptions) -> Option<Native<'p>> {
 /// Decodes `path` if it is a plain native image (see the module doc);
 /// `None` leaves it to the general path.
 pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
-    Some(stream(open(path, options)?, None).0)
+    open(path, options).map(alone)
+}
+
+/// Streams one file on its own.
+fn alone(file: Native<'_>) -> Decoded {
+    stream(file, None).0
 }
 
 /// [`decode`] of two files, whose pixel data are hashed together (see
@@ -185,7 +190,7 @@ pub(super) fn decode_pair(
             let (a, b) = stream(a, Some(b));
             (Some(a), b)
         }
-        (a, b) => (a.map(|a| stream(a, None).0), b.map(|b| stream(b, None).0)),
+        (a, b) => (a.map(alone), b.map(alone)),
     }
 }
 

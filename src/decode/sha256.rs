@@ -18,7 +18,6 @@ const H0: [u32; 8] = [
 ];
 
 /// One message being hashed: its state, a partial block, and its length.
-#[derive(Clone)]
 pub(crate) struct Sha256Stream {
     state: [u32; 8],
     block: [u8; 64],
@@ -117,8 +116,8 @@ fn compress_pair(sa: &mut [u32; 8], sb: &mut [u32; 8], a: &[[u8; 64]], b: &[[u8;
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
     if shani() {
-        // SAFETY: the CPU has the SHA extensions and SSE4.1, checked just
-        // above.
+        // SAFETY: the CPU has the SHA extensions, SSSE3 and SSE4.1, checked
+        // just above.
         return unsafe { x86::compress_pair(sa, sb, a, b) };
     }
     compress(sa, a);
