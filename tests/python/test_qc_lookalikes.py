@@ -173,6 +173,12 @@ KNOWN_GAPS = {
     # polarity and 11 chest-wall misses of 112), spot views with a bright
     # surround (7 of 15 wrong: a gradient on the surround, or a field of
     # tissue alone whose few smooth blocks decide), blotchy air (7 of 70).
+    # Session 16 (a tilted film's clear margin peeled behind the wedge of
+    # scanner bed along the edge): seeds 1-3 polarity 97.2 % (25),
+    # chest-wall side 97.9 % (19); seed 11 97.7 % and 97.7 %. Still open:
+    # CBIS-like films (11 of the 32 polarity misses on 4 seeds), CESM (7
+    # polarity and 11 chest-wall misses of 112), spot views with a bright
+    # surround (7 of 15 wrong), blotchy air (6 of 70).
     ("lookalike4", "intensity_inverted"): "films with mottled air and flat bright margins; spot views' collimator shadow",
     ("lookalike4", "laterality_flipped"): "follows the polarity misses of digitized films",
 }
@@ -212,8 +218,8 @@ def test_component_intensity_inverted_reaches_99_percent(scored):
 # vote): first generator's 8 seeds 16 misses (98.7 % at 5555, the rest
 # 99.0-99.7 %), second 2 of 1,500, third 3 of 1,200. Session 15 (the
 # header margin of polarity): the same 16 (98.7 % at 5555), second 1 of
-# 1,500, third 3 of 1,200. Not strict; make it a plain test once every
-# seed clears 99 %.
+# 1,500, third 3 of 1,200; session 16 the same. Not strict; make it a
+# plain test once every seed clears 99 %.
 @pytest.mark.xfail(strict=False, reason="chest-wall side near or below 99% on some seeds of the look-alikes")
 def test_component_laterality_flipped_reaches_99_percent(scored):
     check_column(scored, "laterality_flipped")
