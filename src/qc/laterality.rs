@@ -181,8 +181,8 @@ const MOSTLY_UNIFORM: (f64, f32) = (0.8, 0.005);
 /// on the outermost layer: a film scanned a few degrees askew leaves a
 /// wedge of scanner bed along the edge, widening from nothing at one end,
 /// so that the edge line is part bed, part clear margin; a few pixels in,
-/// the margin fills the line. Each line's band may begin that deep (the
-/// wedge is peeled with it). Look-alikes of four generators (6,300
+/// the margin fills the line. Each line's band may then begin as deep as
+/// that uniform line lies (the wedge is peeled with it). Look-alikes of four generators (6,300
 /// images), polarity and chest-wall misses 59 and 48 -> 54 and 46, no
 /// image lost, all in the fourth generator (6 of the 7 images fixed are
 /// tilted films); 2 %: 55 and 46; 5 %: 54 and 46. The other three
@@ -221,8 +221,9 @@ impl FrameLevel {
 }
 
 /// Film borders: the clear margin of a scanned film, a uniform bright band
-/// along an image edge. A side whose outermost line (its middle 90 %) is
-/// uniform (and, with [`FrameLevel::Bright`], brighter than the image
+/// along an image edge. A side whose outermost line (its middle 90 %; or a
+/// line a little further in, behind a tilted film's wedge of scanner bed:
+/// [`TILT_SHIFT_PERCENT`]) is uniform (and, with [`FrameLevel::Bright`], brighter than the image
 /// median, or darker with a straight inner edge: [`straight_band`]) is
 /// peeled: the pixels connected to that line, close to its level, and at
 /// most 15 % in from it are frame ([`DEEP_BAND_PERCENT`] for a bright band
@@ -315,9 +316,9 @@ pub(super) fn film_frame(s: &[f32], w: usize, h: usize, level_rule: FrameLevel) 
                 let dark = level_rule == FrameLevel::Bright && level <= median;
                 let tolerance = (2.0 * spread).max(0.03);
                 let near = |i: usize| (s[i] - level).abs() <= tolerance;
-                // Each line's band begins at its first pixel near the level
-                // up to that line's depth (a tilted film's wedge of bed
-                // outside it is peeled with it) and runs while near.
+                // Each line's band begins at its first pixel near the level,
+                // at most as deep as the uniform line (a tilted film's wedge
+                // of bed outside it is peeled with it), and runs while near.
                 let runs = (0..len)
                     .map(|along| {
                         let (from, reach) = (start[along], deep(side));
