@@ -2,10 +2,10 @@
 //! geometry, and stream `images` rows to the lake writer — in parallel with
 //! rayon over a bounded window of images (so only a few decoded images are
 //! in memory at once; a worker decodes two at a time, hashing their pixel
-//! data together as it reads them), with a progress bar on a terminal. An image that
-//! cannot be read becomes `image_status = 'error'` plus an `unreadable_image`
-//! exclusion with the decoder's message; a file that is not there,
-//! `missing` plus `missing_image`. The run always continues.
+//! data together as it reads them), with a progress bar on a terminal. An
+//! image that cannot be read becomes `image_status = 'error'` plus an
+//! `unreadable_image` exclusion with the decoder's message; a file that is
+//! not there, `missing` plus `missing_image`. The run always continues.
 //!
 //! With [`PixelOptions::keep_processed`] every processed image is also
 //! written at full resolution as a 16-bit PNG (`crate::paths` names it);

@@ -54,7 +54,7 @@ impl Sha256Stream {
         let end = if self.filled < 56 { 64 } else { 128 };
         last[end - 8..end].copy_from_slice(&bits.to_be_bytes());
         compress(&mut self.state, last[..end].as_chunks::<64>().0);
-        self.state.iter().map(|w| format!("{w:08x}")).collect()
+        hex::encode(self.state.map(u32::to_be_bytes).concat())
     }
 
     /// Counts `data` and completes the pending partial block from it;
