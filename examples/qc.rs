@@ -82,9 +82,9 @@ fn run(out: &Path, file: &str) -> Result<(), String> {
         .save(&png)
         .map_err(|e| format!("{}: {e}", png.display()))?;
     let side = wall.side.map_or("none", |s| s.name());
-    let [centroid, taper, contact, texture] = wall.votes;
+    let [centroid, taper, contact, texture, outline] = wall.votes;
     println!(
-        "{file}\t{}\tinverted {} ({:?}, score {:.3})\tchest wall {side} (score {:.3}: centroid {centroid:.3}, taper {taper:.3}, contact {contact:.3}, texture {texture:.3})",
+        "{file}\t{}\tinverted {} ({:?}, score {:.3})\tchest wall {side} (score {:.3}: centroid {centroid:.3}, taper {taper:.3}, contact {contact:.3}, texture {texture:.3}, outline {outline:.3})",
         decoded.photometric.as_deref().unwrap_or("-"),
         polarity.inverted,
         polarity.reason,
