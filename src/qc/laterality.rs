@@ -128,6 +128,66 @@ const TEXTURE_WEIGHT: f64 = 1.0;
 /// lost); 35: 21 (6 lost); 40: 23 (9 lost). Polarity does not depend on it.
 const OUTLINE_WEIGHT: f64 = 30.0;
 
+/// The chest-wall votes that use no mask, summed (positive = left): the
+/// [`outline_bulge`] and the texture centroid ([`Segmentation::texture`]).
+/// Neither depends on polarity, so the polarity stage may lean on them
+/// ([`fall_off`]).
+pub(super) fn unmasked_lean(outline: f64, texture: Option<f64>) -> f64 {
+    OUTLINE_WEIGHT * outline + TEXTURE_WEIGHT * texture.unwrap_or(0.0)
+}
+
+/// How the brightness falls off away from the chest wall on `side` of
+/// `smooth` (`w × h`), in -1..=1: positive when it rises toward the chest
+/// wall. A breast is thickest and densest at the chest wall and thins to
+/// its skin line, so in display polarity its brightness rises toward the
+/// chest wall, across the skin line and the tissue alike.
+///
+/// The mean, over the strongest third of the gradients (central
+/// differences), of the cosine between each gradient and the direction
+/// to the middle of the chest-wall edge; pixels within 2 of `frame` (a
+/// film border's step) are left out, and so are flat ones. `None` with
+/// under 100 such pixels.
+pub(super) fn fall_off(
+    smooth: &[f32],
+    w: usize,
+    h: usize,
+    frame: &[bool],
+    side: Side,
+) -> Option<f64> {
+    if w < 5 || h < 5 || smooth.len() < w * h || frame.len() < w * h {
+        return None;
+    }
+    let wall_x = match side {
+        Side::Left => 0.0,
+        Side::Right => (w - 1) as f64,
+    };
+    let wall_y = h as f64 / 2.0;
+    // (gradient magnitude, cosine toward the chest wall)
+    let mut toward: Vec<(f64, f64)> = Vec::new();
+    for y in 2..h - 2 {
+        for x in 2..w - 2 {
+            let i = y * w + x;
+            if (0..5).any(|d| frame[i + d - 2] || frame[i + d * w - 2 * w]) {
+                continue;
+            }
+            let gx = (smooth[i + 1] - smooth[i - 1]) as f64;
+            let gy = (smooth[i + w] - smooth[i - w]) as f64;
+            let magnitude = (gx * gx + gy * gy).sqrt();
+            let (ux, uy) = (wall_x - x as f64, wall_y - y as f64);
+            let distance = (ux * ux + uy * uy).sqrt();
+            if magnitude > 0.0 && distance > 0.0 {
+                toward.push((magnitude, (gx * ux + gy * uy) / (magnitude * distance)));
+            }
+        }
+    }
+    if toward.len() < 100 {
+        return None;
+    }
+    let third = toward.len() / 3;
+    toward.select_nth_unstable_by(third, |a, b| b.0.total_cmp(&a.0));
+    Some(toward[..third].iter().map(|t| t.1).sum::<f64>() / third as f64)
+}
+
 /// Which way the edges of `smooth` (`w × h`) turn down the image: positive
 /// when the outline bulges to the right (the chest wall on the left), in
 /// -1..=1.
@@ -146,7 +206,7 @@ const OUTLINE_WEIGHT: f64 = 30.0;
 /// offset. The mask is not used: it holds for a breast barely apart from
 /// its background (a recombined contrast image), where only the skin
 /// line's orientation is left to see.
-fn outline_bulge(smooth: &[f32], w: usize, h: usize) -> f64 {
+pub(super) fn outline_bulge(smooth: &[f32], w: usize, h: usize) -> f64 {
     if w < 3 || h < 3 || smooth.len() < w * h {
         return 0.0;
     }
@@ -1419,7 +1479,7 @@ impl Segmentation {
         let contact = (touch_left as f64 - touch_right as f64) / h as f64;
         let texture = self.texture.unwrap_or(0.0);
         let outline = OUTLINE_WEIGHT * self.outline;
-        let score = centroid + taper + 0.5 * contact + TEXTURE_WEIGHT * texture + outline;
+        let score = centroid + taper + 0.5 * contact + unmasked_lean(self.outline, self.texture);
         let side = if score > 0.0 {
             Some(Side::Left)
         } else if score < 0.0 {
@@ -1662,6 +1722,50 @@ mod tests {
         }
         assert_eq!(outline_bulge(&[0.5; 4], 2, 2), 0.0);
         assert_eq!(outline_bulge(&[0.5; 100], 10, 10), 0.0);
+    }
+
+    #[test]
+    fn fall_off_points_to_the_chest_wall_in_display_polarity() {
+        // A half disc against the left edge, brightest at the chest wall,
+        // on dark air; a bright film border along the right edge, whose
+        // step points away from the chest wall, peeled.
+        let (w, h) = (120, 160);
+        let mut noise = uniform_noise(3);
+        let px = grid(w, h, |x, y| {
+            let (dx, dy) = (x as f32, y as f32 - 80.0);
+            let r = (dx * dx + dy * dy).sqrt() / 70.0;
+            let v = match x {
+                110.. => 0.95,
+                _ if r < 1.0 => 0.4 + 0.4 * (1.0 - r),
+                _ => 0.1,
+            };
+            v + 0.002 * noise()
+        });
+        let frame = grid(w, h, |x, _| if x >= 110 { 1.0 } else { 0.0 });
+        let frame: Vec<bool> = frame.iter().map(|&f| f > 0.5).collect();
+        let smooth = super::super::inversion::box_mean(&px, w, h, 1);
+        let inverted: Vec<f32> = smooth.iter().map(|v| 1.0 - v).collect();
+        let at = |s: &[f32], side| fall_off(s, w, h, &frame, side).expect("enough gradients");
+        assert!(at(&smooth, Side::Left) > 0.5, "{}", at(&smooth, Side::Left));
+        assert!(
+            at(&smooth, Side::Right) < 0.0,
+            "{}",
+            at(&smooth, Side::Right)
+        );
+        assert!(
+            at(&inverted, Side::Left) < -0.5,
+            "{}",
+            at(&inverted, Side::Left)
+        );
+        // Unpeeled, the border's step pulls the other way.
+        let bare = vec![false; w * h];
+        let unpeeled = fall_off(&smooth, w, h, &bare, Side::Left).expect("enough gradients");
+        assert!(unpeeled < at(&smooth, Side::Left), "{unpeeled}");
+        assert_eq!(fall_off(&[0.5; 16], 4, 4, &[false; 16], Side::Left), None);
+        assert_eq!(
+            fall_off(&[0.5; 400], 20, 20, &[false; 400], Side::Left),
+            None
+        );
     }
 
     #[test]
