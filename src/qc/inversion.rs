@@ -65,26 +65,31 @@ pub fn decide(photometric: Option<&str>, score: Option<f64>) -> Polarity {
 /// The content overrules the header only by [`HEADER_MARGIN`]; the score
 /// is recorded either way.
 pub fn component(photometric: Option<&str>, for_processing: bool, work: &Work) -> Polarity {
-    component_and_texture(photometric, for_processing, work).0
+    component_and_cues(photometric, for_processing, work).0
 }
 
-/// [`component`], and the [`TextureMap`] of the display copy when that is
-/// the stored copy (not inverted), made from the vote's blocks: the
-/// laterality stage would build the same blocks again
-/// (`laterality::segment_with`).
-pub(super) fn component_and_texture(
+/// [`component`], and what it measured that the laterality stage would
+/// measure again (`laterality::segment_with`): the [`TextureMap`] of the
+/// display copy when that is the stored copy (not inverted), made from
+/// the vote's blocks, and the outline's bulge (which no polarity changes).
+pub(super) fn component_and_cues(
     photometric: Option<&str>,
     for_processing: bool,
     work: &Work,
-) -> (Polarity, Option<TextureMap>) {
+) -> (Polarity, laterality::Cues) {
     let Some(blocks) = Blocks::of_work(work) else {
-        return (with_margin(photometric, None), None);
+        return (with_margin(photometric, None), laterality::Cues::default());
     };
     let map = TextureMap::from_blocks(&blocks);
-    let fall_off = blocks.fall_off(map.centroid(work.w));
+    let outline = laterality::outline_bulge(&blocks.smooth, blocks.w, blocks.h);
+    let fall_off = blocks.fall_off(outline, map.centroid(work.w));
     let score = with_fall_off(blocks.score(for_processing), fall_off);
     let polarity = with_margin(photometric, score);
-    (polarity, (!polarity.inverted).then_some(map))
+    let cues = laterality::Cues {
+        texture_map: (!polarity.inverted).then_some(map),
+        outline: Some(outline),
+    };
+    (polarity, cues)
 }
 
 /// The weight of the brightness fall-off toward the chest wall
@@ -350,11 +355,10 @@ impl Blocks {
 
     /// The brightness fall-off toward the chest wall
     /// ([`laterality::fall_off`]), on the side the votes that need
-    /// neither polarity nor a mask lean to (the outline's bulge and
-    /// `texture`, the structured blocks' centroid): `None` when they lean
-    /// neither way.
-    fn fall_off(&self, texture: Option<f64>) -> Option<f64> {
-        let outline = laterality::outline_bulge(&self.smooth, self.w, self.h);
+    /// neither polarity nor a mask lean to (`outline`, the bulge of
+    /// [`laterality::outline_bulge`], and `texture`, the structured
+    /// blocks' centroid): `None` when they lean neither way.
+    fn fall_off(&self, outline: f64, texture: Option<f64>) -> Option<f64> {
         let lean = laterality::unmasked_lean(outline, texture);
         let side = match lean {
             l if l > 0.0 => laterality::Side::Left,

@@ -145,8 +145,8 @@ pub(super) fn unmasked_lean(outline: f64, texture: Option<f64>) -> f64 {
 /// The mean, over the strongest third of the gradients (central
 /// differences), of the cosine between each gradient and the direction
 /// to the middle of the chest-wall edge; pixels within 2 of `frame` (a
-/// film border's step) are left out, and so are flat ones. `None` with
-/// under 100 such pixels.
+/// film border's step) along their row or column are left out, and so
+/// are flat ones. `None` with under 100 such pixels.
 pub(super) fn fall_off(
     smooth: &[f32],
     w: usize,
@@ -157,26 +157,30 @@ pub(super) fn fall_off(
     if w < 5 || h < 5 || smooth.len() < w * h || frame.len() < w * h {
         return None;
     }
-    let wall_x = match side {
+    let blocked = near_frame(frame, w, h);
+    let wall = match side {
         Side::Left => 0.0,
-        Side::Right => (w - 1) as f64,
+        Side::Right => (w - 1) as f32,
     };
-    let wall_y = h as f64 / 2.0;
-    // (gradient magnitude, cosine toward the chest wall)
-    let mut toward: Vec<(f64, f64)> = Vec::new();
+    let middle = h as f32 / 2.0;
+    // Per counted pixel, its squared gradient magnitude (a positive f32,
+    // whose bits order as the values do) above the bits of its cosine, so
+    // that the strongest third is selected by plain integer compares.
+    let mut toward: Vec<u64> = Vec::with_capacity((w - 4) * (h - 4));
     for y in 2..h - 2 {
         for x in 2..w - 2 {
             let i = y * w + x;
-            if (0..5).any(|d| frame[i + d - 2] || frame[i + d * w - 2 * w]) {
+            if blocked.as_ref().is_some_and(|b| b[i]) {
                 continue;
             }
-            let gx = (smooth[i + 1] - smooth[i - 1]) as f64;
-            let gy = (smooth[i + w] - smooth[i - w]) as f64;
-            let magnitude = (gx * gx + gy * gy).sqrt();
-            let (ux, uy) = (wall_x - x as f64, wall_y - y as f64);
-            let distance = (ux * ux + uy * uy).sqrt();
-            if magnitude > 0.0 && distance > 0.0 {
-                toward.push((magnitude, (gx * ux + gy * uy) / (magnitude * distance)));
+            let gx = smooth[i + 1] - smooth[i - 1];
+            let gy = smooth[i + w] - smooth[i - w];
+            let energy = gx * gx + gy * gy;
+            let (ux, uy) = (wall - x as f32, middle - y as f32);
+            let distance2 = ux * ux + uy * uy;
+            if energy > 0.0 && distance2 > 0.0 {
+                let cosine = (gx * ux + gy * uy) / (energy * distance2).sqrt();
+                toward.push((u64::from(energy.to_bits()) << 32) | u64::from(cosine.to_bits()));
             }
         }
     }
@@ -184,8 +188,29 @@ pub(super) fn fall_off(
         return None;
     }
     let third = toward.len() / 3;
-    toward.select_nth_unstable_by(third, |a, b| b.0.total_cmp(&a.0));
-    Some(toward[..third].iter().map(|t| t.1).sum::<f64>() / third as f64)
+    let at = toward.len() - third;
+    toward.select_nth_unstable(at);
+    let cosine = |t: &u64| f64::from(f32::from_bits(*t as u32));
+    Some(toward[at..].iter().map(cosine).sum::<f64>() / third as f64)
+}
+
+/// The pixels of a `w × h` image within 2 of a `frame` pixel along their
+/// row or column; `None` when there is no frame.
+fn near_frame(frame: &[bool], w: usize, h: usize) -> Option<Vec<bool>> {
+    if !frame.contains(&true) {
+        return None;
+    }
+    let mut near = frame.to_vec();
+    for (i, _) in frame.iter().enumerate().filter(|(_, f)| **f) {
+        let (x, y) = (i % w, i / w);
+        for x in x.saturating_sub(2)..(x + 3).min(w) {
+            near[y * w + x] = true;
+        }
+        for y in y.saturating_sub(2)..(y + 3).min(h) {
+            near[y * w + x] = true;
+        }
+    }
+    Some(near)
 }
 
 /// Which way the edges of `smooth` (`w × h`) turn down the image: positive
@@ -1287,12 +1312,26 @@ const RETRY_SKIPS: [f64; 3] = [0.0, 0.1, 0.25];
 /// (`BETTER_AGREEMENT`) wins. Over 17 look-alike trees of three
 /// generators (5,100 images) the chest-wall misses went 41 -> 29.
 pub fn segment(display: &Work) -> Segmentation {
-    segment_with(display, None)
+    segment_with(display, Cues::default())
 }
 
-/// [`segment`] with the display copy's [`TextureMap`] when it is already
-/// made (`inversion::component_and_texture`).
-pub(super) fn segment_with(display: &Work, texture_map: Option<TextureMap>) -> Segmentation {
+/// What the polarity stage measured that [`segment`] needs too
+/// (`inversion::component_and_cues`); `None` where it is to be measured.
+#[derive(Default)]
+pub(super) struct Cues {
+    /// The display copy's [`TextureMap`].
+    pub texture_map: Option<TextureMap>,
+    /// The display copy's [`outline_bulge`] (the stored copy's: polarity
+    /// does not change it).
+    pub outline: Option<f64>,
+}
+
+/// [`segment`] with what is already measured.
+pub(super) fn segment_with(display: &Work, cues: Cues) -> Segmentation {
+    let Cues {
+        texture_map,
+        outline,
+    } = cues;
     let (w, h) = (display.w, display.h);
     debug_assert!(texture_map.as_ref().is_none_or(|map| map.fits(w, h)));
     if w < 4 || h < 4 {
@@ -1306,7 +1345,7 @@ pub(super) fn segment_with(display: &Work, texture_map: Option<TextureMap>) -> S
         };
     }
     let smooth = super::inversion::box_mean(&display.px, w, h, 1);
-    let outline = outline_bulge(&smooth, w, h);
+    let outline = outline.unwrap_or_else(|| outline_bulge(&smooth, w, h));
     let frame = film_frame(&smooth, w, h, FrameLevel::Bright);
     let mut breast = breast_mask(display, &smooth, &frame, &frame);
     let texture_map = texture_map.or_else(|| TextureMap::of(&display.px, w, h));

@@ -237,19 +237,19 @@ impl Work {
 /// anything else never sets `laterality_flipped`.
 pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions) -> Processed {
     let work = Work::of(decoded, WORK_SIZE);
-    let (polarity, texture_map) = match options.method {
-        LateralityMethod::Component => inversion::component_and_texture(
+    let (polarity, cues) = match options.method {
+        LateralityMethod::Component => inversion::component_and_cues(
             decoded.photometric.as_deref(),
             decoded.header.is_for_processing(),
             &work,
         ),
         LateralityMethod::EdgeWindow => (
             inversion::edge_window(decoded.photometric.as_deref(), decoded),
-            None,
+            laterality::Cues::default(),
         ),
     };
     let display = inversion::display_copy(&work, polarity.inverted);
-    let segmentation = laterality::segment_with(&display, texture_map);
+    let segmentation = laterality::segment_with(&display, cues);
     let chest_wall = match options.method {
         LateralityMethod::Component => segmentation.chest_wall(),
         LateralityMethod::EdgeWindow => laterality::edge_window(decoded),
@@ -522,7 +522,7 @@ mod tests {
     }
 
     #[test]
-    fn the_votes_texture_map_is_the_one_segmentation_would_make() {
+    fn the_votes_cues_are_the_ones_segmentation_would_measure() {
         for (film_border, inverted) in [(false, false), (true, false), (true, true)] {
             let s = Spec {
                 film_border,
@@ -531,14 +531,23 @@ mod tests {
             };
             let d = image(s);
             let work = Work::of(&d, WORK_SIZE);
-            let (polarity, map) =
-                inversion::component_and_texture(Some("MONOCHROME2"), false, &work);
+            let (polarity, cues) = inversion::component_and_cues(Some("MONOCHROME2"), false, &work);
             // Only the stored copy's blocks are the display copy's.
-            assert_eq!(map.is_some(), !inverted, "{s:?}");
+            assert_eq!(cues.texture_map.is_some(), !inverted, "{s:?}");
             let display = inversion::display_copy(&work, polarity.inverted);
-            assert_eq!(
-                laterality::segment_with(&display, map),
+            let (given, measured) = (
+                laterality::segment_with(&display, cues),
                 laterality::segment(&display),
+            );
+            // The inverted copy's outline differs by rounding alone.
+            let drift = (given.outline - measured.outline).abs();
+            assert!(drift <= 1e-6 * measured.outline.abs(), "{s:?}: {drift}");
+            assert_eq!(
+                laterality::Segmentation {
+                    outline: measured.outline,
+                    ..given
+                },
+                measured,
                 "{s:?}"
             );
         }
