@@ -45,7 +45,7 @@
 //!    astray by its level (a fatty breast beside a glowing background, a
 //!    recombined contrast image's grey background). Nor does the fifth:
 //!    which way the edges' orientations turn down the image
-//!    ([`outline_bulge`]), for the skin line's bulge toward the nipple.
+//!    (`outline_bulge`), for the skin line's bulge toward the nipple.
 //!
 //! The published baseline ([`edge_window`]) compares the standard deviation
 //! of the 25 outermost stored columns on each side.
@@ -106,7 +106,7 @@ pub struct Segmentation {
     /// [`ChestWall`]'s centroid vote measures the mask's; `None` unless a
     /// tenth of the blocks are structured.
     pub texture: Option<f64>,
-    /// Which way the outline bulges ([`outline_bulge`]).
+    /// Which way the outline bulges (`outline_bulge`).
     pub outline: f64,
 }
 
