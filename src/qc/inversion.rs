@@ -614,7 +614,7 @@ fn open_to_edge(classes: &[Option<bool>], (bw, bh): (usize, usize)) -> Vec<bool>
         let (x, y) = (k % bw, k / bw);
         (x == 0 || y == 0 || x + 1 == bw || y + 1 == bh) && pass(k)
     });
-    super::laterality::flood((bw, bh), edge.collect(), pass)
+    super::components::flood((bw, bh), edge.collect(), pass)
 }
 
 /// How far apart (decades of structure) two kinds of texture must lie for

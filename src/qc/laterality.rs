@@ -51,6 +51,7 @@
 //! of the 25 outermost stored columns on each side.
 
 use super::Work;
+use super::components::{flood, largest_component};
 use super::inversion::TextureMap;
 use crate::decode::Decoded;
 
@@ -649,9 +650,8 @@ fn flood_surround(
     } else {
         frame
     };
-    let border: Vec<usize> = (0..w * h)
-        .filter(|&i| {
-            let (x, y) = (i % w, i / w);
+    let border: Vec<usize> = cells(w, h)
+        .filter(|&(i, x, y)| {
             !frame[i]
                 && (x == 0
                     || y == 0
@@ -662,6 +662,7 @@ fn flood_surround(
                     || frame[i - w]
                     || frame[i + w])
         })
+        .map(|(i, _, _)| i)
         .collect();
     let level = quantile(border.iter().map(|&i| s[i]), 0.5)?;
     if least.is_some_and(|least| level < least) {
@@ -681,8 +682,9 @@ fn flood_surround(
     // What is left outside the box: text, a label or a marker printed on
     // the surround, a few percent of the image ([`STRAY_SHARE`]); a part of
     // the field cut off by something at the surround's level is more.
-    let stray: Vec<usize> = (0..w * h)
-        .filter(|&i| left[i] && !((x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w))))
+    let stray: Vec<usize> = cells(w, h)
+        .filter(|&(i, x, y)| left[i] && !((x0..=x1).contains(&x) && (y0..=y1).contains(&y)))
+        .map(|(i, _, _)| i)
         .collect();
     let boxed = (x1 + 1).saturating_sub(x0) * (y1 + 1).saturating_sub(y0);
     let flooded = surround.iter().filter(|&&c| c).count() + stray.len();
@@ -694,6 +696,12 @@ fn flood_surround(
         stray.into_iter().for_each(|i| surround[i] = true);
     }
     Some((surround, found))
+}
+
+/// `(index, x, y)` of each cell of a `w × h` grid, row by row (no
+/// division per cell).
+fn cells(w: usize, h: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    (0..h).flat_map(move |y| (0..w).map(move |x| (y * w + x, x, y)))
 }
 
 /// The most of the image (share) that what a collimated field's flood
@@ -1209,75 +1217,6 @@ fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> 
         o.iter_mut().zip(&counts).for_each(|(o, &c)| *o = hit(c));
     }
     out
-}
-
-/// The cells of a `w × h` grid 4-connected to `seeds` through cells that
-/// `pass` (the seeds are taken as given).
-pub(super) fn flood(
-    (w, h): (usize, usize),
-    seeds: Vec<usize>,
-    pass: impl Fn(usize) -> bool,
-) -> Vec<bool> {
-    let mut reached = vec![false; w * h];
-    seeds.iter().for_each(|&i| reached[i] = true);
-    let mut stack = seeds;
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % w, i / w);
-        let neighbours = [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ];
-        for j in neighbours.into_iter().flatten() {
-            if !reached[j] && pass(j) {
-                reached[j] = true;
-                stack.push(j);
-            }
-        }
-    }
-    reached
-}
-
-/// The largest 4-connected component: its pixel indices.
-fn largest_component(mask: &[bool], w: usize, h: usize) -> Vec<usize> {
-    let mut seen = vec![false; mask.len()];
-    let mut best: Vec<usize> = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..mask.len() {
-        if !mask[start] || seen[start] {
-            continue;
-        }
-        let mut comp = Vec::new();
-        seen[start] = true;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            comp.push(i);
-            let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
-                if mask[j] && !seen[j] {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
-        }
-        if comp.len() > best.len() {
-            best = comp;
-        }
-    }
-    best
 }
 
 /// Below this [`TextureMap::agreement`], a breast mask may hold air: the

@@ -10,6 +10,7 @@
 //! per-pixel loops stay cheap; only the final resize (`resample`) touches
 //! every stored pixel of the breast box.
 
+mod components;
 pub mod geometry;
 pub mod inversion;
 pub mod laterality;
