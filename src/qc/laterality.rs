@@ -1192,13 +1192,15 @@ fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> 
             *o = hit(count);
         }
     }
-    let mut counts = vec![0usize; w];
+    // u32 counts (a window is far narrower than 2^32): the column loops
+    // fit twice as many in a vector as usize counts.
+    let mut counts = vec![0u32; w];
     let line = |y: usize| &rows[y * w..(y + 1) * w];
     for y in 0..r.min(h) {
         counts
             .iter_mut()
             .zip(line(y))
-            .for_each(|(c, &b)| *c += b as usize);
+            .for_each(|(c, &b)| *c += u32::from(b));
     }
     let mut out = vec![false; mask.len()];
     for (y, o) in out.chunks_exact_mut(w).enumerate() {
@@ -1206,15 +1208,17 @@ fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> 
             counts
                 .iter_mut()
                 .zip(line(y + r))
-                .for_each(|(c, &b)| *c += b as usize);
+                .for_each(|(c, &b)| *c += u32::from(b));
         }
         if y > r {
             counts
                 .iter_mut()
                 .zip(line(y - r - 1))
-                .for_each(|(c, &b)| *c -= b as usize);
+                .for_each(|(c, &b)| *c -= u32::from(b));
         }
-        o.iter_mut().zip(&counts).for_each(|(o, &c)| *o = hit(c));
+        o.iter_mut()
+            .zip(&counts)
+            .for_each(|(o, &c)| *o = hit(c as usize));
     }
     out
 }
