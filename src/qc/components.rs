@@ -89,19 +89,15 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
     }
 }
 
-/// The cells of a `w × h` grid 4-connected to `seeds` through cells that
-/// `pass` (the seeds are taken as given): the components of the passing
-/// cells and the seeds that hold a seed.
-pub(super) fn flood(
-    (w, h): (usize, usize),
-    seeds: Vec<usize>,
-    pass: impl Fn(usize) -> bool,
-) -> Vec<bool> {
-    let mut open: Vec<bool> = (0..w * h).map(pass).collect();
+/// The cells of a `w × h` grid 4-connected to `seeds` through the `open`
+/// cells (the seeds are taken as given): the components of the open cells
+/// and the seeds that hold a seed. `open` is a mask, not a predicate: its
+/// callers build it in one vectorized pass.
+pub(super) fn flood((w, h): (usize, usize), seeds: &[usize], mut open: Vec<bool>) -> Vec<bool> {
     seeds.iter().for_each(|&i| open[i] = true);
     let runs = Runs::of(&open, w, h);
     let mut seeded = vec![false; runs.spans.len()];
-    for &i in &seeds {
+    for &i in seeds {
         let run = runs.spans.partition_point(|&(_, end)| end <= i);
         seeded[runs.root[run]] = true;
     }
@@ -229,7 +225,7 @@ mod tests {
             // passing neighbours through it).
             let seeds: Vec<usize> = (0..w * h).step_by(97).collect();
             assert_eq!(
-                flood((w, h), seeds.clone(), |i| mask[i]),
+                flood((w, h), &seeds, mask.clone()),
                 stack_flood((w, h), seeds, |i| mask[i]),
                 "seed {seed}"
             );
@@ -240,7 +236,7 @@ mod tests {
     fn a_seed_that_does_not_pass_still_joins_its_neighbours() {
         // 5 × 1: pass, pass, seed (not passing), pass, blocked.
         let pass = [true, true, false, true, false];
-        let reached = flood((5, 1), vec![2], |i| pass[i]);
+        let reached = flood((5, 1), &[2], pass.to_vec());
         assert_eq!(reached, vec![true, true, true, true, false]);
         // Nothing set: no component.
         assert!(largest_component(&[false; 6], 3, 2).is_empty());

@@ -609,12 +609,14 @@ fn weak_texture(classes: &[Option<bool>], structure: &[f32]) -> Vec<bool> {
 /// lost). Through flat and border blocks only, the fourth: 68 and 54
 /// (undecided blocks ring the air's edge).
 fn open_to_edge(classes: &[Option<bool>], (bw, bh): (usize, usize)) -> Vec<bool> {
-    let pass = |k: usize| classes[k] != Some(true);
-    let edge = (0..bw * bh).filter(|&k| {
-        let (x, y) = (k % bw, k / bw);
-        (x == 0 || y == 0 || x + 1 == bw || y + 1 == bh) && pass(k)
-    });
-    super::components::flood((bw, bh), edge.collect(), pass)
+    let pass: Vec<bool> = classes.iter().map(|&c| c != Some(true)).collect();
+    let edge: Vec<usize> = (0..bw * bh)
+        .filter(|&k| {
+            let (x, y) = (k % bw, k / bw);
+            (x == 0 || y == 0 || x + 1 == bw || y + 1 == bh) && pass[k]
+        })
+        .collect();
+    super::components::flood((bw, bh), &edge, pass)
 }
 
 /// How far apart (decades of structure) two kinds of texture must lie for

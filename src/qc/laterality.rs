@@ -668,14 +668,22 @@ fn flood_surround(
     if least.is_some_and(|least| level < least) {
         return None;
     }
-    let near = |i: usize| !frame[i] && (s[i] - level).abs() <= 0.03;
-    let seeds: Vec<usize> = border.iter().copied().filter(|&i| near(i)).collect();
+    let near: Vec<bool> = s
+        .iter()
+        .zip(frame)
+        .map(|(&v, &f)| !f && (v - level).abs() <= 0.03)
+        .collect();
+    let seeds: Vec<usize> = border.iter().copied().filter(|&i| near[i]).collect();
     if (seeds.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
         return None;
     }
-    let mut surround = flood((w, h), seeds, near);
+    let mut surround = flood((w, h), &seeds, near);
     // The field: the largest part of what is left, and its box.
-    let left: Vec<bool> = (0..w * h).map(|i| !surround[i] && !frame[i]).collect();
+    let left: Vec<bool> = surround
+        .iter()
+        .zip(frame)
+        .map(|(&c, &f)| !c && !f)
+        .collect();
     let field = largest_component(&left, w, h);
     let (x0, y0, x1, y1) =
         super::geometry::bounding_box(field.iter().copied(), w).unwrap_or((w, h, 0, 0));
