@@ -62,7 +62,7 @@ pub(crate) fn emit(sums: &mut [u32], out: &mut Vec<u16>, cols: usize, f: usize, 
     let full = cols / f;
     // Each sum is read and cleared in one pass (a separate clearing pass
     // was 1.2 % of an ingest's samples).
-    let take = |s: &mut u32| std::mem::take(s);
+    use std::mem::take;
     if height == f && f.is_power_of_two() {
         let shift = 2 * f.trailing_zeros();
         let half = (1u32 << shift) >> 1;

@@ -45,9 +45,6 @@ impl Runs {
                     q += 1;
                 }
                 x = end;
-                if x >= w {
-                    break;
-                }
             }
             above = first..spans.len();
         }

@@ -361,12 +361,7 @@ impl Blocks {
     /// [`laterality::outline_bulge`], and `texture`, the structured
     /// blocks' centroid): `None` when they lean neither way.
     fn fall_off(&self, outline: f64, texture: Option<f64>) -> Option<f64> {
-        let lean = laterality::unmasked_lean(outline, texture);
-        let side = match lean {
-            l if l > 0.0 => laterality::Side::Left,
-            l if l < 0.0 => laterality::Side::Right,
-            _ => return None,
-        };
+        let side = laterality::Side::of_lean(laterality::unmasked_lean(outline, texture))?;
         laterality::fall_off(&self.smooth, self.w, self.h, &self.frame, side)
     }
 
@@ -938,7 +933,7 @@ pub fn display_copy(work: &Work, inverted: bool) -> Work {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testimg::{Spec, image, uniform_noise};
+    use super::super::testimg::{Spec, grid, image, uniform_noise};
     use super::*;
 
     #[test]
@@ -952,20 +947,18 @@ mod tests {
         // stored as is or inverted.
         let (w, h) = (160, 200);
         let mut noise = uniform_noise(5);
-        let px: Vec<f32> = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f32, (i / w) as f32 - h as f32 / 2.0);
-                let r = (x * x + y * y).sqrt() / 110.0;
-                let v = if r < 1.0 {
-                    0.45 + 0.3 * (1.0 - r) + 0.05 * (x * 0.8).sin() * (y * 0.6).cos()
-                } else if x >= 100.0 && y.abs() < 60.0 {
-                    0.95
-                } else {
-                    0.1
-                };
-                1000.0 * (v + 0.002 * noise())
-            })
-            .collect();
+        let px = grid(w, h, |x, y| {
+            let (x, y) = (x as f32, y as f32 - h as f32 / 2.0);
+            let r = (x * x + y * y).sqrt() / 110.0;
+            let v = if r < 1.0 {
+                0.45 + 0.3 * (1.0 - r) + 0.05 * (x * 0.8).sin() * (y * 0.6).cos()
+            } else if x >= 100.0 && y.abs() < 60.0 {
+                0.95
+            } else {
+                0.1
+            };
+            1000.0 * (v + 0.002 * noise())
+        });
         let stored = Work { w, h, px };
         let inverted = Work {
             px: stored.px.iter().map(|v| 1000.0 - v).collect(),
@@ -1362,13 +1355,10 @@ mod tests {
         // set the tissue level.
         let (w, h) = (256, 200);
         let mut noise = uniform_noise(7);
-        let px: Vec<f32> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                let wander = 0.001 * (((x / 8) * 7 + (y / 8) * 3) % 5) as f32;
-                0.2 + wander + 0.0002 * noise()
-            })
-            .collect();
+        let px = grid(w, h, |x, y| {
+            let wander = 0.001 * (((x / 8) * 7 + (y / 8) * 3) % 5) as f32;
+            0.2 + wander + 0.0002 * noise()
+        });
         let vote = flatness_vote(&px, w, h);
         assert_eq!(vote.structured_blocks, 0, "{vote:?}");
     }

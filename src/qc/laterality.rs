@@ -63,6 +63,17 @@ pub enum Side {
 }
 
 impl Side {
+    /// The side a lean points to (positive = left); `None` at zero.
+    pub(super) fn of_lean(lean: f64) -> Option<Side> {
+        if lean > 0.0 {
+            Some(Side::Left)
+        } else if lean < 0.0 {
+            Some(Side::Right)
+        } else {
+            None
+        }
+    }
+
     /// `left` / `right`, as recorded in `images.chest_wall_side`.
     pub fn name(self) -> &'static str {
         match self {
@@ -1470,13 +1481,7 @@ impl Segmentation {
         let texture = self.texture.unwrap_or(0.0);
         let outline = OUTLINE_WEIGHT * self.outline;
         let score = centroid + taper + 0.5 * contact + unmasked_lean(self.outline, self.texture);
-        let side = if score > 0.0 {
-            Some(Side::Left)
-        } else if score < 0.0 {
-            Some(Side::Right)
-        } else {
-            None
-        };
+        let side = Side::of_lean(score);
         ChestWall {
             side,
             score: side.map(|_| score.abs()),
@@ -1540,17 +1545,12 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
 #[cfg(test)]
 mod tests {
     use super::super::inversion::display_copy;
-    use super::super::testimg::{Spec, image, uniform_noise};
+    use super::super::testimg::{Spec, grid, image, uniform_noise};
     use super::*;
 
     /// Textured content for the film-frame tests: no line of it uniform.
     fn textured(x: usize, y: usize) -> f32 {
         0.5 + 0.3 * ((x as f32 * 0.9).sin() * (y as f32 * 0.7).cos())
-    }
-
-    /// A `w × h` image of `value(x, y)`, row by row.
-    fn grid(w: usize, h: usize, mut value: impl FnMut(usize, usize) -> f32) -> Vec<f32> {
-        (0..w * h).map(|i| value(i % w, i / w)).collect()
     }
 
     /// Asserts that on each row of `rows` the `depth` leftmost pixels of
@@ -1640,23 +1640,21 @@ mod tests {
         // than the fat and becomes the mask.
         let (w, h) = (300, 400);
         let mut noise = uniform_noise(99);
-        let px: Vec<u16> = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f32, (i / w) as f32);
-                let n = noise();
-                let (dx, dy) = (
-                    x / (w as f32 * 0.35),
-                    (y - h as f32 / 2.0) / (h as f32 * 0.4),
-                );
-                let glow = 0.5 * ((x - w as f32) / (w as f32 * 0.15)).exp();
-                let v = if dx * dx + dy * dy < 1.0 {
-                    0.1 + 0.03 * (x * 0.4).sin() * (y * 0.3).cos() + 0.005 * n
-                } else {
-                    0.03 + glow + 0.005 * n
-                };
-                (v * 4095.0) as u16
-            })
-            .collect();
+        let px = grid(w, h, |x, y| {
+            let (x, y) = (x as f32, y as f32);
+            let n = noise();
+            let (dx, dy) = (
+                x / (w as f32 * 0.35),
+                (y - h as f32 / 2.0) / (h as f32 * 0.4),
+            );
+            let glow = 0.5 * ((x - w as f32) / (w as f32 * 0.15)).exp();
+            let v = if dx * dx + dy * dy < 1.0 {
+                0.1 + 0.03 * (x * 0.4).sin() * (y * 0.3).cos() + 0.005 * n
+            } else {
+                0.03 + glow + 0.005 * n
+            };
+            (v * 4095.0) as u16
+        });
         let mut d = image(Spec::default());
         d.pixels = px;
         let work = Work::of(&d, 200);

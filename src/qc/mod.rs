@@ -372,6 +372,11 @@ pub(crate) mod testimg {
             .collect()
     }
 
+    /// A `w × h` image of `value(x, y)`, row by row.
+    pub fn grid<T>(w: usize, h: usize, mut value: impl FnMut(usize, usize) -> T) -> Vec<T> {
+        (0..w * h).map(|i| value(i % w, i / w)).collect()
+    }
+
     /// Uniform noise in -0.5..0.5 from a linear congruential generator.
     pub fn uniform_noise(mut seed: u32) -> impl FnMut() -> f32 {
         move || {
