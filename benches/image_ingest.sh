@@ -5,9 +5,10 @@
 #   (a) all uncompressed, (b) all JPEG 2000 lossless.
 # Per tree it runs, in this order, each once:
 #   decode-only   examples/decode --time: read + decode every file to u16 with
-#                 the library's decode_in_pairs (two files at a time, as an
-#                 ingest's workers decode them) over 2 rayon threads (it also
-#                 SHA-256-hashes the pixel data, as every ingest must): the
+#                 the library's decode_group (groups of files hashed side
+#                 by side, as an ingest's workers decode them) over 2 rayon
+#                 threads (it SHA-256-hashes the pixel data, as every
+#                 ingest must): the
 #                 ceiling; again at the reduced resolution an ingest decodes
 #                 at; and (uncompressed) a bare read of every file, no parse
 #                 and no hash, for comparison

@@ -1,5 +1,5 @@
 //! mcq's image decoder on its own, outside any ingest: the library's
-//! `decode::decode_with` (`--npy`) and `decode::decode_in_pairs` (`--time`)
+//! `decode::decode_with` (`--npy`) and `decode::decode_group` (`--time`)
 //! and nothing else.
 //!
 //! ```text
@@ -10,9 +10,9 @@
 //!                                     decode every .dcm/.dicom under DIR to u16 with
 //!                                     N rayon threads and print images/s: the ceiling
 //!                                     an ingest (decode + QC + geometry + write) can reach.
-//!                                     Files are decoded two at a time in path order (one
+//!                                     Files are decoded in groups in path order (one
 //!                                     folder's files together), as an ingest's workers
-//!                                     decode records two at a time (`decode_in_pairs`).
+//!                                     decode records (`decode_group`, `group_size`).
 //!                                     The decoder also hashes the pixel data (SHA-256,
 //!                                     `images.pixel_data_sha256`), as every ingest must;
 //!                                     --bare instead only reads each file and sums its
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mcq::decode::{DecodeOptions, decode_in_pairs, decode_with};
+use mcq::decode::{DecodeOptions, decode_group, decode_with, group_size};
 use rayon::prelude::*;
 
 /// The allocator `mcq` runs with, set up the same way, so that the ceiling
@@ -169,13 +169,12 @@ fn main() -> ExitCode {
             let t0 = Instant::now();
             let (ok, pixels) = pool.install(|| {
                 files
-                    .par_chunks(2)
-                    .flat_map_iter(|pair| {
+                    .par_chunks(group_size())
+                    .flat_map_iter(|group| {
                         if bare {
-                            return pair.iter().map(|f| bare_read(f)).collect();
+                            return group.iter().map(|f| bare_read(f)).collect();
                         }
-                        decode_in_pairs(pair, &options)
-                            .into_iter()
+                        decode_group(group, &options)
                             .map(|d| d.map_or((0, 0), |d| (1usize, d.pixels.len())))
                             .collect::<Vec<_>>()
                     })

@@ -55,9 +55,10 @@
 //!
 //! # Native pixel data
 //! Uncompressed little-endian files are read by `native` through a memory
-//! map: the header is parsed from the first bytes, then the PixelData value
-//! is hashed, clamped and averaged in cache-sized chunks straight from the
-//! page cache (see that module).
+//! map: the header is parsed from the first bytes, the PixelData values of
+//! a group of files are hashed side by side, and each file's samples are
+//! clamped and averaged row by row straight from the page cache (see that
+//! module).
 //!
 //! # Refusals
 //! Absurd geometry is refused before any pixel buffer is allocated: more
@@ -222,28 +223,38 @@ pub fn decode_with(path: &Path, options: &DecodeOptions) -> Result<Decoded> {
 }
 
 /// Decodes `paths` in order with `options`: what [`decode_with`] gives for
-/// each, but two at a time, and when both of two are plain native DICOM
-/// files they are read side by side and their pixel data hashed together
-/// (see `sha256`; hashing is the larger part of an uncompressed image's
-/// decode). Files next to each other in a dataset's order (one patient's
-/// images, usually of one size) pair best.
-pub fn decode_in_pairs<P: AsRef<Path>>(
-    paths: &[P],
-    options: &DecodeOptions,
-) -> Vec<Result<Decoded>> {
-    let mut decoded = Vec::with_capacity(paths.len());
-    for pair in paths.chunks(2) {
-        match pair {
-            [a, b] if !is_raster(a.as_ref()) && !is_raster(b.as_ref()) => {
-                let (a, b) = (a.as_ref(), b.as_ref());
-                let (x, y) = native::decode_pair(a, b, options);
-                decoded.push(or_general(x, a, options));
-                decoded.push(or_general(y, b, options));
-            }
-            _ => decoded.extend(pair.iter().map(|p| decode_with(p.as_ref(), options))),
+/// each. The plain native DICOM files among them are read together, in
+/// batches of up to 96 MiB of decoded samples: their pixel data hashed side
+/// by side (see `sha256`: hashing is the larger part of an uncompressed
+/// image's decode) and their rows decoded as the hashed bytes pass through
+/// the cache. Every other file is decoded when the iterator reaches it.
+/// Groups of [`group_size`] files hash fastest; files next to each other in
+/// a dataset's order (one patient's images, usually of one size) keep the
+/// hashing lanes evenly busy.
+pub fn decode_group<'a, P: AsRef<Path>>(
+    paths: &'a [P],
+    options: &'a DecodeOptions,
+) -> impl Iterator<Item = Result<Decoded>> + 'a {
+    let opened: Vec<Option<native::Native<'a>>> = paths
+        .iter()
+        .map(|p| Some(p.as_ref()).filter(|p| !is_raster(p)))
+        .map(|p| native::open(p?, options))
+        .collect();
+    let is_native: Vec<bool> = opened.iter().map(Option::is_some).collect();
+    let mut decoded = native::read_batches(opened.into_iter().flatten().collect());
+    paths.iter().zip(is_native).map(move |(path, is_native)| {
+        let path = path.as_ref();
+        if is_raster(path) {
+            return decode_raster(path, options.max_pixels);
         }
-    }
-    decoded
+        or_general(is_native.then(|| decoded.next()).flatten(), path, options)
+    })
+}
+
+/// The number of files [`decode_group`] hashes side by side on this CPU
+/// (16 with AVX-512, 2 with SHA-NI, else 1).
+pub fn group_size() -> usize {
+    sha256::lanes()
 }
 
 /// Whether `path` names a PNG, PGM/PNM, JPEG or TIFF file (by extension),

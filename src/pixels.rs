@@ -1,8 +1,9 @@
 //! The pixel stage of an ingest: decode every admitted image, run QC and
 //! geometry, and stream `images` rows to the lake writer — in parallel with
 //! rayon over a bounded window of images (so only a few decoded images are
-//! in memory at once; a worker decodes two at a time, hashing their pixel
-//! data together as it reads them), with a progress bar on a terminal. An
+//! in memory at once; a worker reads a group of uncompressed files
+//! together, hashing their pixel data side by side as it decodes them, up to
+//! 96 MiB of decoded samples), with a progress bar on a terminal. An
 //! image that cannot be read becomes `image_status = 'error'` plus an
 //! `unreadable_image` exclusion with the decoder's message; a file that is
 //! not there, `missing` plus `missing_image`. The run always continues.
@@ -141,21 +142,29 @@ fn bytes_of(v: &[u16]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
 }
 
-/// Decodes the images of records `pair` (one or two) together (see
-/// [`decode::decode_in_pairs`]); the decode time is shared out evenly.
-fn decode_pair(
-    root: &Path,
-    records: &[MetadataRow],
-    pair: &[usize],
-    stage: &PixelOptions,
-) -> (Vec<Result<Decoded>>, Duration) {
-    let paths: Vec<PathBuf> = pair
+/// The image files of records `group`, in order.
+fn image_paths(root: &Path, records: &[MetadataRow], group: &[usize]) -> Vec<PathBuf> {
+    group
         .iter()
         .map(|&i| root.join(records[i].raw_path.as_deref().unwrap_or_default()))
-        .collect();
-    let t0 = Instant::now();
-    let decoded = decode::decode_in_pairs(&paths, &stage.decode);
-    (decoded, t0.elapsed() / pair.len() as u32)
+        .collect()
+}
+
+/// `todo` cut into groups in order for the workers: `size` images each
+/// (what the decoder hashes side by side), smaller toward the end — each
+/// at most an even share of what is left among `jobs` workers — so that
+/// the workers finish together instead of one waiting for the other's last
+/// group (JPEG 2000 images take a second each at full resolution).
+fn groups(todo: &[usize], size: usize, jobs: usize) -> Vec<&[usize]> {
+    let mut groups = Vec::new();
+    let mut rest = todo;
+    while !rest.is_empty() {
+        let n = (rest.len() / jobs.max(1)).clamp(1, size.max(1));
+        let (group, tail) = rest.split_at(n);
+        groups.push(group);
+        rest = tail;
+    }
+    groups
 }
 
 /// QC and (optionally) the PNG of one decoded image, timed per stage.
@@ -306,13 +315,14 @@ pub fn process_images(
     let mut geometries: HashMap<String, Geometry> = HashMap::new();
     let encoder = part.group_encoder()?;
     let group_rows = encoder.group_rows;
-    // Workers pull images two at a time in record order (par_bridge; the
-    // two are decoded together, see `decode_pair`) and send each result
-    // through a bounded channel; this thread puts them back in record order
-    // and cuts them into row groups, which the workers encode between images
-    // (`queue`) and this thread writes in order. A few groups and about
-    // 10 × jobs images are in flight (up to two decoded images per worker,
-    // the rest as rows), so memory stays bounded; a write error stops the
+    // Workers pull groups of images in record order (par_bridge; a group's
+    // files are hashed side by side, see `decode::decode_group`), decode
+    // them one at a time and send each result through a bounded channel;
+    // this thread puts them back in record order and cuts them into row
+    // groups, which the workers encode between images (`queue`) and this
+    // thread writes in order. A few row groups and a few image groups are
+    // in flight (one decoded image per worker, the rest as rows waiting for
+    // an earlier image), so memory stays bounded; a write error stops the
     // workers.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Done>(jobs * 8);
     let queue: Mutex<VecDeque<(usize, Vec<ImageRow>)>> = Mutex::default();
@@ -322,32 +332,44 @@ pub fn process_images(
     let written: Result<()> = pool.in_place_scope(|scope| {
         let (cancelled, pngs, todo, queue, encoder) = (&cancelled, &pngs, &todo, &queue, &encoder);
         scope.spawn(move |_| {
-            todo.chunks(2).par_bridge().for_each_with(tx, |tx, pair| {
-                if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
-                    return;
-                }
-                let (decoded, decode_time) = decode_pair(root, shared, pair, stage);
-                for (&i, decoded) in pair.iter().zip(decoded) {
+            let groups = groups(todo, decode::group_size(), jobs);
+            groups
+                .into_iter()
+                .par_bridge()
+                .for_each_with(tx, |tx, group| {
                     if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
                         return;
                     }
-                    let mut times = StageTimes {
-                        decode: decode_time,
-                        ..Default::default()
-                    };
-                    let png = pngs.get(&i).map(PathBuf::as_path);
-                    let result = one_image(decoded, &shared[i], png, options, stage, &mut times);
-                    // The receiver is gone only after a write error.
-                    let _ = tx.send(Done::Image(i, Box::new(result), times));
-                    // Then a row group the writing thread has filled, if any.
-                    let next = lock(queue).pop_front();
-                    if let Some((k, rows)) = next {
-                        let t = Instant::now();
-                        let group = encoder.encode(&rows);
-                        let _ = tx.send(Done::Group(k, group, t.elapsed()));
+                    let paths = image_paths(root, shared, group);
+                    // The hashing before the first image is shared out evenly;
+                    // each image's own decode runs as the loop takes it.
+                    let t0 = Instant::now();
+                    let decoded = decode::decode_group(&paths, &stage.decode);
+                    let hashing = t0.elapsed() / group.len() as u32;
+                    let mut taken = Instant::now();
+                    for (&i, decoded) in group.iter().zip(decoded) {
+                        if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        let mut times = StageTimes {
+                            decode: hashing + taken.elapsed(),
+                            ..Default::default()
+                        };
+                        let png = pngs.get(&i).map(PathBuf::as_path);
+                        let result =
+                            one_image(decoded, &shared[i], png, options, stage, &mut times);
+                        // The receiver is gone only after a write error.
+                        let _ = tx.send(Done::Image(i, Box::new(result), times));
+                        // Then a row group the writing thread has filled, if any.
+                        let next = lock(queue).pop_front();
+                        if let Some((k, rows)) = next {
+                            let t = Instant::now();
+                            let group = encoder.encode(&rows);
+                            let _ = tx.send(Done::Group(k, group, t.elapsed()));
+                        }
+                        taken = Instant::now();
                     }
-                }
-            });
+                });
         });
         let order: HashMap<usize, usize> = todo.iter().enumerate().map(|(k, &i)| (i, k)).collect();
         let mut pending: std::collections::BTreeMap<usize, (usize, Result<Outcome>)> =
@@ -441,4 +463,25 @@ pub fn process_images(
     }
     summary.decode_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_shrink_toward_the_end_so_workers_finish_together() {
+        let todo: Vec<usize> = (0..200).collect();
+        let cut = groups(&todo, 16, 2);
+        assert_eq!(cut.concat(), todo, "every image once, in order");
+        let sizes: Vec<usize> = cut.iter().map(|g| g.len()).collect();
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert_eq!(sizes[..11], [16; 11], "{sizes:?}");
+        assert_eq!(sizes[11..], [12, 6, 3, 1, 1, 1], "{sizes:?}");
+        // One worker waits for no one: whole groups, then the rest.
+        let sizes: Vec<usize> = groups(&todo, 16, 1).iter().map(|g| g.len()).collect();
+        assert_eq!(sizes, [vec![16; 12], vec![8]].concat());
+        assert!(groups(&[], 16, 2).is_empty());
+        assert_eq!(groups(&todo[..3], 16, 8).len(), 3);
+    }
 }

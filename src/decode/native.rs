@@ -1,14 +1,14 @@
 //! Native pixel data (Implicit/Explicit VR Little Endian, one frame,
 //! unsigned 8- or 16-bit samples) read straight from the file: the fast path
-//! of [`super::decode_with`] and [`super::decode_in_pairs`] for uncompressed
-//! mammograms. A pair of files is read in step, and the two PixelData
-//! values hashed together ([`super::sha256`]).
+//! of [`super::decode_with`] and [`super::decode_group`] for uncompressed
+//! mammograms.
 //!
 //! The file is memory-mapped. The data set is parsed by dicom-object from
-//! its first bytes, up to the top-level PixelData element; the PixelData
-//! value is then read from the map in chunks that are hashed (SHA-256),
-//! clamped above BitsStored and added to the sample range while they are in
-//! cache — one read of each byte from the page cache, with no copy into a
+//! its first bytes, up to the top-level PixelData element. The PixelData
+//! values of a group of files are then hashed side by side (SHA-256,
+//! [`super::sha256`]: sixteen at a time with AVX-512), and each file's
+//! samples are read from the map when it is decoded: clamped above
+//! BitsStored and added to the sample range row by row, with no copy into a
 //! buffer, instead of a parse, three copies and two more passes. (As with
 //! every memory-mapped reader, a file that another process truncates while
 //! it is being read ends the process with SIGBUS; input trees are not
@@ -32,16 +32,20 @@ use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
-use super::sha256::{self, Sha256Stream};
+use super::sha256;
 use super::{DecodeOptions, Decoded, SampleStats, StoredSamples, blocks};
 use crate::dicom::header_of;
 
 /// Bytes read to find the header (mammogram headers are a few KiB).
 pub(super) const PREFIX: usize = 256 * 1024;
 
-/// Bytes of pixel data per read: small enough to stay in cache between the
-/// read, the hash and the sample pass.
-const CHUNK: usize = 256 * 1024;
+/// Maps are let go of in whole multiples of this (64 KiB: a multiple of
+/// every page size Linux uses on x86-64 and arm64) ...
+const RELEASE_ALIGN: usize = 64 * 1024;
+
+/// ... and at least this much at a time (1 MiB), but for a file's last
+/// piece.
+const RELEASE_MIN: usize = 1 << 20;
 
 /// The most `2^r` box levels averaged while reading (keeps the block sums
 /// of 16-bit samples inside `u32`).
@@ -102,7 +106,7 @@ fn locate(prefix: &[u8], file_len: u64) -> Option<Located> {
 
 /// A plain native file, mapped, with its PixelData value located: ready to
 /// stream.
-struct Native<'p> {
+pub(super) struct Native<'p> {
     path: &'p Path,
     map: Mmap,
     /// The PixelData value's byte range in `map`.
@@ -112,9 +116,18 @@ struct Native<'p> {
     sixteen: bool,
 }
 
+impl Native<'_> {
+    /// Bytes of the decoded (reduced) samples.
+    fn output_bytes(&self) -> usize {
+        let side = 1usize << self.stored.reduction;
+        let (rows, cols) = (self.stored.rows as usize, self.stored.columns as usize);
+        rows.div_ceil(side) * cols.div_ceil(side) * 2
+    }
+}
+
 /// Maps `path` and locates its pixel data if it is a plain native image (see
 /// the module doc); `None` leaves it to the general path.
-fn open<'p>(path: &'p Path, options: &DecodeOptions) -> Option<Native<'p>> {
+pub(super) fn open<'p>(path: &'p Path, options: &DecodeOptions) -> Option<Native<'p>> {
     if cfg!(target_endian = "big") {
         return None;
     }
@@ -170,66 +183,85 @@ fn open<'p>(path: &'p Path, options: &DecodeOptions) -> Option<Native<'p>> {
 /// Decodes `path` if it is a plain native image (see the module doc);
 /// `None` leaves it to the general path.
 pub(super) fn decode(path: &Path, options: &DecodeOptions) -> Option<Decoded> {
-    open(path, options).map(alone)
+    read_group(vec![open(path, options)?]).pop()
 }
 
-/// Streams one file on its own.
-fn alone(file: Native<'_>) -> Decoded {
-    stream(file, None).0
-}
+/// The decoded samples a batch of [`read_batches`] holds at most (unless one
+/// image alone is larger): sixteen images reduced for the default tensor
+/// fit, while a group of full-resolution decodes is read a few at a time.
+const BATCH_BYTES: usize = 96 << 20;
 
-/// [`decode`] of two files, whose pixel data are hashed together (see
-/// [`super::sha256`]) when both are plain native images.
-pub(super) fn decode_pair(
-    a: &Path,
-    b: &Path,
-    options: &DecodeOptions,
-) -> (Option<Decoded>, Option<Decoded>) {
-    match (open(a, options), open(b, options)) {
-        (Some(a), Some(b)) => {
-            let (a, b) = stream(a, Some(b));
-            (Some(a), b)
+/// Decodes `files` in order, a batch at a time as the iterator is advanced
+/// (see [`read_group`]); a batch holds files while their decoded samples fit
+/// in [`BATCH_BYTES`].
+pub(super) fn read_batches<'p>(files: Vec<Native<'p>>) -> impl Iterator<Item = Decoded> + 'p {
+    let mut files = files.into_iter().peekable();
+    std::iter::from_fn(move || {
+        let first = files.next()?;
+        let mut bytes = first.output_bytes();
+        let mut batch = vec![first];
+        while let Some(next) = files.next_if(|f| bytes + f.output_bytes() <= BATCH_BYTES) {
+            bytes += next.output_bytes();
+            batch.push(next);
         }
-        (a, b) => (a.map(alone), b.map(alone)),
-    }
+        Some(read_group(batch))
+    })
+    .flatten()
 }
 
-crate::simd::avx2_dispatch! {
-/// Reads `first` (and `second`) a chunk at a time: each chunk is hashed (the
-/// two files' chunks together), then its rows are clamped and added up
-/// while they are in cache.
-fn stream(first: Native<'_>, second: Option<Native<'_>>) -> (Decoded, Option<Decoded>) {
-    let mut one = Reader::new(&first);
-    let mut two = second.as_ref().map(Reader::new);
-    loop {
-        let chunk = one.next_chunk();
-        let other = two.as_mut().and_then(|r| Some((r.next_chunk()?, r)));
-        match (chunk, other) {
-            (None, None) => break,
-            (Some(chunk), Some((other, reader))) => {
-                sha256::update_pair(&mut one.hash, chunk, &mut reader.hash, other);
-                one.rows(chunk);
-                reader.rows(other);
-            }
-            (Some(chunk), None) => one.read(chunk),
-            (None, Some((other, reader))) => reader.read(other),
+/// Reads `files` together: their PixelData values are hashed side by side
+/// ([`sha256::digests`]), and each hashed piece's rows are decoded while it
+/// is in cache; each piece of a map is let go of once read, so that a
+/// group's maps do not all stay resident.
+fn read_group(files: Vec<Native<'_>>) -> Vec<Decoded> {
+    let mut readers: Vec<Reader> = files.iter().map(Reader::new).collect();
+    let values: Vec<&[u8]> = files.iter().map(|f| &f.map[f.value.clone()]).collect();
+    // Where each map is let go of up to (a map offset).
+    let mut released: Vec<usize> = files.iter().map(|f| f.value.start).collect();
+    let digests = sha256::digests(&values, |i, hashed| {
+        let file = &files[i];
+        read_rows(&mut readers[i], hashed.end);
+        // Whole pages only (letting go of the page the next piece starts
+        // in would fault it back in, with the pages around it), a few at
+        // a time (each let-go is a system call).
+        let end = file.value.start + hashed.end;
+        let end = if hashed.end == file.value.len() {
+            end
+        } else {
+            end / RELEASE_ALIGN * RELEASE_ALIGN
+        };
+        if end >= released[i] + RELEASE_MIN || (end > released[i] && hashed.end == file.value.len())
+        {
+            // SAFETY: the map is a read-only file mapping; MADV_DONTNEED
+            // only drops this process's pages of it, and a later read
+            // faults the same bytes back in from the page cache (or the
+            // file).
+            let _ = unsafe {
+                file.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    released[i],
+                    end - released[i],
+                )
+            };
+            released[i] = end;
         }
-    }
-    let (read_one, read_two) = (one.finish(), two.map(Reader::finish));
-    let decoded = |file: Native<'_>, (out, sha, stats)| {
-        super::build(file.path, file.header, file.stored, out, sha, stats)
-    };
-    let second = second.zip(read_two).map(|(file, read)| decoded(file, read));
-    (decoded(first, read_one), second)
-}
+    });
+    let read: Vec<_> = readers.into_iter().map(|r| (r.out, r.stats)).collect();
+    files
+        .into_iter()
+        .zip(read)
+        .zip(digests)
+        .map(|((file, (out, stats)), sha256)| {
+            super::build(file.path, file.header, file.stored, out, sha256, stats)
+        })
+        .collect()
 }
 
-/// One file's pass over its PixelData value: the hash, the sample range,
-/// and the samples out (box-averaged by `box_side`).
+/// One file's pass over its samples: the sample range and the samples out
+/// (box-averaged by `box_side`), taken a row at a time as the bytes are
+/// hashed.
 struct Reader<'m> {
     file: &'m Native<'m>,
-    chunks: std::slice::Chunks<'m, u8>,
-    hash: Sha256Stream,
     stats: SampleStats,
     out: Vec<u16>,
     max: u16,
@@ -251,19 +283,13 @@ impl<'m> Reader<'m> {
         let stored = file.stored;
         let (cols, rows) = (stored.columns as usize, stored.rows as usize);
         let box_side = 1usize << stored.reduction;
-        let row_bytes = cols * if file.sixteen { 2 } else { 1 };
-        // Chunks of whole rows, a multiple of the box side.
-        let chunk_rows = ((CHUNK / row_bytes).max(1)).div_ceil(box_side) * box_side;
-        let pixels = &file.map[file.value.start..][..rows * row_bytes];
         Reader {
             file,
-            chunks: pixels.chunks(chunk_rows * row_bytes),
-            hash: Sha256Stream::default(),
             stats: SampleStats::new(),
             out: Vec::with_capacity(cols.div_ceil(box_side) * rows.div_ceil(box_side)),
             max: super::max_for_bits(stored.bits_stored),
             box_side,
-            row_bytes,
+            row_bytes: cols * if file.sixteen { 2 } else { 1 },
             spare: vec![0u16; cols],
             clamped: Vec::with_capacity(cols),
             sums: vec![0u32; cols.div_ceil(box_side)],
@@ -271,49 +297,33 @@ impl<'m> Reader<'m> {
             rows_read: 0,
         }
     }
+}
 
-    /// The next chunk of the Rows × Columns samples' bytes.
-    fn next_chunk(&mut self) -> Option<&'m [u8]> {
-        self.chunks.next()
-    }
-
-    /// Hashes a chunk, then takes its rows.
-    #[inline(always)]
-    fn read(&mut self, chunk: &[u8]) {
-        self.hash.update(chunk);
-        self.rows(chunk);
-    }
-
-    /// Clamps, scans and (with a reduction) box-averages a chunk's rows.
-    #[inline(always)]
-    fn rows(&mut self, chunk: &[u8]) {
-        let stored = self.file.stored;
-        let (cols, rows, side) = (stored.columns as usize, stored.rows as usize, self.box_side);
-        for raw in chunk.chunks_exact(self.row_bytes) {
-            let samples = samples(raw, self.file.sixteen, &mut self.spare);
-            let row = self.stats.scan(samples, self.max, &mut self.clamped);
-            self.rows_read += 1;
-            if side == 1 {
-                self.out.extend_from_slice(row);
-                continue;
-            }
-            blocks::add_row(&mut self.sums, row, side);
-            self.in_block += 1;
-            if self.in_block == side || self.rows_read == rows {
-                blocks::emit(&mut self.sums, &mut self.out, cols, side, self.in_block);
-                self.in_block = 0;
-            }
+crate::simd::avx2_dispatch! {
+/// Clamps, scans and (with a reduction) box-averages the rows that end
+/// within the first `end` bytes of the PixelData value.
+fn read_rows(r: &mut Reader<'_>, end: usize) {
+    let stored = r.file.stored;
+    let (cols, rows, side) = (stored.columns as usize, stored.rows as usize, r.box_side);
+    let ready = (end / r.row_bytes).min(rows);
+    let value = &r.file.map[r.file.value.start..];
+    let bytes = &value[r.rows_read * r.row_bytes..ready * r.row_bytes];
+    for raw in bytes.chunks_exact(r.row_bytes) {
+        let samples = samples(raw, r.file.sixteen, &mut r.spare);
+        let row = r.stats.scan(samples, r.max, &mut r.clamped);
+        r.rows_read += 1;
+        if side == 1 {
+            r.out.extend_from_slice(row);
+            continue;
+        }
+        blocks::add_row(&mut r.sums, row, side);
+        r.in_block += 1;
+        if r.in_block == side || r.rows_read == rows {
+            blocks::emit(&mut r.sums, &mut r.out, cols, side, r.in_block);
+            r.in_block = 0;
         }
     }
-
-    /// The samples, the hash (of the whole value: bytes after Rows × Columns
-    /// samples, an odd-length pad, are part of it) and the sample range.
-    fn finish(mut self) -> (Vec<u16>, String, SampleStats) {
-        let value = &self.file.map[self.file.value.clone()];
-        let samples = self.file.stored.rows as usize * self.row_bytes;
-        self.hash.update(&value[samples..]);
-        (self.out, self.hash.finish_hex(), self.stats)
-    }
+}
 }
 
 /// One stored row as samples: the little-endian 16-bit bytes viewed in
@@ -566,12 +576,13 @@ mod tests {
         }
     }
 
-    /// Two files decoded together (their hashes interleaved, their chunks
-    /// in step) give what each gives alone: files of different sizes and
-    /// sample widths, in both orders, reduced or not, and pairs where one
-    /// file takes the general path, is missing or is truncated.
+    /// Files decoded in a group (their pixel data hashed side by side)
+    /// give what each gives alone: files of different sizes and sample
+    /// widths, in either order, reduced or not, groups with a file that
+    /// takes the general path, is missing or is truncated, and groups of
+    /// more files than the hashing has lanes.
     #[test]
-    fn two_files_decoded_together_equal_each_decoded_alone() {
+    fn files_decoded_in_a_group_equal_each_decoded_alone() {
         let dir = tempfile::tempdir().unwrap();
         let eight = Layout {
             bits_allocated: 8,
@@ -610,16 +621,25 @@ mod tests {
                 .collect();
             assert!(alone[..4].iter().all(Result::is_ok));
             assert!(alone[4..].iter().all(Result::is_err));
-            let pairs = [(0, 1), (1, 0), (0, 2), (2, 1), (0, 0), (3, 0)];
-            let with_faults = [(1, 4), (4, 3), (5, 0), (2, 5)];
-            for (i, j) in pairs.into_iter().chain(with_faults) {
-                let pair = [&files[i], &files[j]];
-                let together: Vec<_> = super::super::decode_in_pairs(&pair, &options)
-                    .into_iter()
+            let pairs = [[0, 1], [1, 0], [0, 2], [2, 1], [0, 0], [3, 0]];
+            let with_faults = [[1, 4], [4, 3], [5, 0], [2, 5]];
+            let mut groups: Vec<Vec<usize>> = pairs
+                .iter()
+                .chain(&with_faults)
+                .map(|g| g.to_vec())
+                .collect();
+            groups.push((0..6).collect());
+            groups.push((0..6).rev().collect());
+            groups.push((0..23).map(|k| k * 5 % 7 % 6).collect());
+            for group in groups {
+                let paths: Vec<&PathBuf> = group.iter().map(|&k| &files[k]).collect();
+                let together: Vec<_> = super::super::decode_group(&paths, &options)
                     .map(|d| d.map_err(|e| e.to_string()))
                     .collect();
-                assert_eq!(together[0], alone[i], "{i} with {j}, {reduce_for:?}");
-                assert_eq!(together[1], alone[j], "{j} with {i}, {reduce_for:?}");
+                assert_eq!(together.len(), group.len());
+                for (k, got) in group.iter().zip(together) {
+                    assert_eq!(got, alone[*k], "{k} in {group:?}, {reduce_for:?}");
+                }
             }
         }
     }
