@@ -341,18 +341,20 @@ pub fn process_images(
                         return;
                     }
                     let paths = image_paths(root, shared, group);
-                    // The hashing before the first image is shared out evenly;
-                    // each image's own decode runs as the loop takes it.
+                    // Opening the group's files is shared out evenly; a batch
+                    // (its files hashed and decoded together) counts toward the
+                    // image whose turn reads it. The stage sums are right
+                    // either way.
                     let t0 = Instant::now();
                     let decoded = decode::decode_group(&paths, &stage.decode);
-                    let hashing = t0.elapsed() / group.len() as u32;
+                    let opening = t0.elapsed() / group.len() as u32;
                     let mut taken = Instant::now();
                     for (&i, decoded) in group.iter().zip(decoded) {
                         if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
                             return;
                         }
                         let mut times = StageTimes {
-                            decode: hashing + taken.elapsed(),
+                            decode: opening + taken.elapsed(),
                             ..Default::default()
                         };
                         let png = pngs.get(&i).map(PathBuf::as_path);
