@@ -235,19 +235,28 @@ pub fn decode_group<'a, P: AsRef<Path>>(
     paths: &'a [P],
     options: &'a DecodeOptions,
 ) -> impl Iterator<Item = Result<Decoded>> + 'a {
-    let opened: Vec<Option<native::Native<'a>>> = paths
+    // Per file: raster, or DICOM that the native path opened (or not).
+    let mut native_files = Vec::new();
+    let kinds: Vec<Option<bool>> = paths
         .iter()
-        .map(|p| Some(p.as_ref()).filter(|p| !is_raster(p)))
-        .map(|p| native::open(p?, options))
+        .map(|p| {
+            let p = p.as_ref();
+            if is_raster(p) {
+                return None;
+            }
+            let file = native::open(p, options);
+            let opened = file.is_some();
+            native_files.extend(file);
+            Some(opened)
+        })
         .collect();
-    let is_native: Vec<bool> = opened.iter().map(Option::is_some).collect();
-    let mut decoded = native::read_batches(opened.into_iter().flatten().collect());
-    paths.iter().zip(is_native).map(move |(path, is_native)| {
+    let mut decoded = native::read_batches(native_files);
+    paths.iter().zip(kinds).map(move |(path, kind)| {
         let path = path.as_ref();
-        if is_raster(path) {
-            return decode_raster(path, options.max_pixels);
+        match kind {
+            None => decode_raster(path, options.max_pixels),
+            Some(native) => or_general(native.then(|| decoded.next()).flatten(), path, options),
         }
-        or_general(is_native.then(|| decoded.next()).flatten(), path, options)
     })
 }
 

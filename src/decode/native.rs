@@ -216,35 +216,9 @@ pub(super) fn read_batches<'p>(files: Vec<Native<'p>>) -> impl Iterator<Item = D
 fn read_group(files: Vec<Native<'_>>) -> Vec<Decoded> {
     let mut readers: Vec<Reader> = files.iter().map(Reader::new).collect();
     let values: Vec<&[u8]> = files.iter().map(|f| &f.map[f.value.clone()]).collect();
-    // Where each map is let go of up to (a map offset).
-    let mut released: Vec<usize> = files.iter().map(|f| f.value.start).collect();
     let digests = sha256::digests(&values, |i, hashed| {
-        let file = &files[i];
         read_rows(&mut readers[i], hashed.end);
-        // Whole pages only (letting go of the page the next piece starts
-        // in would fault it back in, with the pages around it), a few at
-        // a time (each let-go is a system call).
-        let end = file.value.start + hashed.end;
-        let end = if hashed.end == file.value.len() {
-            end
-        } else {
-            end / RELEASE_ALIGN * RELEASE_ALIGN
-        };
-        if end >= released[i] + RELEASE_MIN || (end > released[i] && hashed.end == file.value.len())
-        {
-            // SAFETY: the map is a read-only file mapping; MADV_DONTNEED
-            // only drops this process's pages of it, and a later read
-            // faults the same bytes back in from the page cache (or the
-            // file).
-            let _ = unsafe {
-                file.map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    released[i],
-                    end - released[i],
-                )
-            };
-            released[i] = end;
-        }
+        readers[i].let_go(hashed.end);
     });
     let read: Vec<_> = readers.into_iter().map(|r| (r.out, r.stats)).collect();
     files
@@ -276,6 +250,8 @@ struct Reader<'m> {
     sums: Vec<u32>,
     in_block: usize,
     rows_read: usize,
+    /// Where the map is let go of up to (a map offset).
+    released: usize,
 }
 
 impl<'m> Reader<'m> {
@@ -295,6 +271,36 @@ impl<'m> Reader<'m> {
             sums: vec![0u32; cols.div_ceil(box_side)],
             in_block: 0,
             rows_read: 0,
+            released: file.value.start,
+        }
+    }
+
+    /// Lets go of the map's pages up to the first `read` bytes of the
+    /// PixelData value: whole pages only (letting go of the page the next
+    /// piece starts in would fault it back in, with the pages around it),
+    /// a few at a time (each let-go is a system call), all at the end.
+    fn let_go(&mut self, read: usize) {
+        let file = self.file;
+        let last = read == file.value.len();
+        let end = file.value.start + read;
+        let end = if last {
+            end
+        } else {
+            end / RELEASE_ALIGN * RELEASE_ALIGN
+        };
+        if end >= self.released + RELEASE_MIN || (last && end > self.released) {
+            // SAFETY: the map is a read-only file mapping; MADV_DONTNEED
+            // only drops this process's pages of it, and a later read
+            // faults the same bytes back in from the page cache (or the
+            // file).
+            let _ = unsafe {
+                file.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.released,
+                    end - self.released,
+                )
+            };
+            self.released = end;
         }
     }
 }

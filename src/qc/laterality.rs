@@ -766,12 +766,8 @@ fn flood_surround(
     } else {
         0
     };
-    let core = if thin > 0 {
-        morph(&left, w, h, thin, true)
-    } else {
-        left.clone()
-    };
-    let field = largest_component(&core, w, h);
+    let core = (thin > 0).then(|| morph(&left, w, h, thin, true));
+    let field = largest_component(core.as_deref().unwrap_or(&left), w, h);
     let (x0, y0, x1, y1) =
         super::geometry::bounding_box(field.iter().copied(), w).unwrap_or((w, h, 0, 0));
     let fill = field.len() as f64
