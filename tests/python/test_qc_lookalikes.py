@@ -191,11 +191,13 @@ KNOWN_GAPS = {
     # Sessions 19-20 (spot views: a field's few flat blocks no longer
     # overrule the header; the surround found when shaded, crossed by grid
     # lines, under a label printed across the field's edge, or mostly
-    # peeled as bands): on 4 seeds polarity 16 of 1,200 (98.67 %),
-    # chest-wall side 8; seed 11 98.67 % and 99.33 %. Still open: CESM
-    # recombined images (3: their grey background is not at an end of the
-    # range), films (5), spot views (4: an implant in the field, fields of
-    # tissue alone under a wrong header), raw and grey-air images (4).
+    # peeled as bands; a vote of under 10 % flat blocks scaled down against
+    # the fall-off): on 4 seeds polarity 14 of 1,200 (98.83 %), chest-wall
+    # side 6; seed 11 99.00 % and 99.67 %. Still open: CESM recombined
+    # images (3: their grey background is not at an end of the range),
+    # films (5), spot views (3: an implant in the field, a field of tissue
+    # alone under a wrong header, a surround shaded over a quarter of the
+    # range), raw and noisy-air images (3).
     ("lookalike4", "intensity_inverted"): "films with mottled air and flat bright margins; spot views' collimator shadow",
     ("lookalike4", "laterality_flipped"): "follows the polarity misses of digitized films",
 }
