@@ -1116,6 +1116,22 @@ mod tests {
         (unit, px)
     }
 
+    /// [`twelve_bit`] tissue everywhere but a smooth bright patch at the
+    /// left edge, `width` pixels wide over the rows `rows`.
+    fn tissue_with_bright_patch(
+        (w, h): (usize, usize),
+        width: f32,
+        rows: std::ops::Range<f32>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        twelve_bit(w, h, 0.03, |x, y| {
+            if x < width && rows.contains(&y) {
+                0.9
+            } else {
+                0.35 + 0.3 * blobs(x / 6.0, y / 6.0)
+            }
+        })
+    }
+
     #[test]
     fn a_few_flat_blocks_are_no_background() {
         // Tissue everywhere (a field filling the image) and one smooth
@@ -1124,13 +1140,7 @@ mod tests {
         // tissue level), under 1 % of the classed ones, tell nothing; the
         // header is trusted.
         let (w, h) = (160, 256);
-        let (unit, px) = twelve_bit(w, h, 0.03, |x, y| {
-            if x < 16.0 && (96.0..112.0).contains(&y) {
-                0.9
-            } else {
-                0.35 + 0.3 * blobs(x / 6.0, y / 6.0)
-            }
-        });
+        let (unit, px) = tissue_with_bright_patch((w, h), 16.0, 96.0..112.0);
         let vote = flatness_vote(&unit, w, h);
         assert!(vote.flat_blocks > 0 && vote.score > 0.0, "{vote:?}");
         assert_eq!(bright_background_score(&Work { w, h, px }, false), None);
@@ -1142,13 +1152,7 @@ mod tests {
         // at the left edge: the vote is all for a bright background, and
         // counts half.
         let (w, h) = (160, 256);
-        let (unit, px) = twelve_bit(w, h, 0.03, |x, y| {
-            if x < 32.0 && (96.0..160.0).contains(&y) {
-                0.9
-            } else {
-                0.35 + 0.3 * blobs(x / 6.0, y / 6.0)
-            }
-        });
+        let (unit, px) = tissue_with_bright_patch((w, h), 32.0, 96.0..160.0);
         let vote = flatness_vote(&unit, w, h);
         let share = vote.flat_blocks as f64 / (vote.flat_blocks + vote.structured_blocks) as f64;
         assert!(
