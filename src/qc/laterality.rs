@@ -788,8 +788,8 @@ fn flood_surround(
     let Some((x0, y0, x1, y1)) = field_box(&field, w, h) else {
         return Some((surround, false));
     };
-    let inside = |x: usize, y: usize| (x0..=x1).contains(&x) && (y0..=y1).contains(&y);
-    let filled = field.iter().filter(|&&i| inside(i % w, i / w)).count();
+    let in_box = |i: usize| (x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w));
+    let filled = field.iter().filter(|&&i| in_box(i)).count();
     let fill = filled as f64 / ((x1 + 1 - x0) * (y1 + 1 - y0)) as f64;
     let (x0, y0, x1, y1) = (
         x0.saturating_sub(thin),
@@ -797,6 +797,7 @@ fn flood_surround(
         (x1 + thin).min(w - 1),
         (y1 + thin).min(h - 1),
     );
+    // The box grown back by the erosion's depth.
     let inside = |x: usize, y: usize| (x0..=x1).contains(&x) && (y0..=y1).contains(&y);
     // What is left outside the box: text, a label or a marker printed on
     // the surround, a few percent of the image ([`STRAY_SHARE`]); a part of
