@@ -235,27 +235,38 @@ pub fn decode_group<'a, P: AsRef<Path>>(
     paths: &'a [P],
     options: &'a DecodeOptions,
 ) -> impl Iterator<Item = Result<Decoded>> + 'a {
-    // Per file: raster, or DICOM that the native path opened (or not).
+    /// How a file of the group is decoded.
+    enum Kind {
+        Raster,
+        /// Plain native DICOM, read in the batches.
+        Native,
+        /// Any other DICOM, decoded alone.
+        Other,
+    }
     let mut native_files = Vec::new();
-    let kinds: Vec<Option<bool>> = paths
+    let kinds: Vec<Kind> = paths
         .iter()
         .map(|p| {
             let p = p.as_ref();
             if is_raster(p) {
-                return None;
+                return Kind::Raster;
             }
-            let file = native::open(p, options);
-            let opened = file.is_some();
-            native_files.extend(file);
-            Some(opened)
+            match native::open(p, options) {
+                Some(file) => {
+                    native_files.push(file);
+                    Kind::Native
+                }
+                None => Kind::Other,
+            }
         })
         .collect();
     let mut decoded = native::read_batches(native_files);
     paths.iter().zip(kinds).map(move |(path, kind)| {
         let path = path.as_ref();
         match kind {
-            None => decode_raster(path, options.max_pixels),
-            Some(native) => or_general(native.then(|| decoded.next()).flatten(), path, options),
+            Kind::Raster => decode_raster(path, options.max_pixels),
+            Kind::Native => or_general(decoded.next(), path, options),
+            Kind::Other => or_general(None, path, options),
         }
     })
 }

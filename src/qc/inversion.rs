@@ -183,17 +183,6 @@ const LEAST_CONTRAST: f64 = 0.06;
 /// by a few blocks before), chest-wall side 87 -> 87.
 const LEAST_FLAT_SHARE: f64 = 0.01;
 
-/// [`LEAST_FLAT_SHARE`] inside a collimated field whose surround was
-/// peeled (a spot or magnification view): its field is mostly tissue,
-/// and where no air shows, the few flat blocks left are smooth tissue
-/// (they voted with scores of 0.7-1.0 against the header on the fourth
-/// generator's spot views, which were wrong on 8 of 15 with a bright
-/// surround). Look-alikes of four generators (6,300 images), polarity
-/// misses: 37 -> 35 (two spot views fixed, nothing lost), 34 with the
-/// shaded surround's flood (`laterality::Reach::Smooth`); 0.05 the same,
-/// 0.2 35. The chest-wall side: 15 misses either way.
-const LEAST_FLAT_SHARE_IN_FIELD: f64 = 0.1;
-
 /// The share of flat blocks (of the classed ones) from which the flatness
 /// vote counts in full; below it the vote is scaled down in proportion, so
 /// that the brightness fall-off toward the chest wall ([`with_fall_off`])
@@ -408,8 +397,18 @@ impl Blocks {
         }
         let classed = vote.flat_blocks + vote.structured_blocks;
         let share = vote.flat_blocks as f64 / classed.max(1) as f64;
+        // Inside a collimated field whose surround was peeled (a spot or
+        // magnification view) only a full vote counts: the field is mostly
+        // tissue, and where no air shows, the few flat blocks left are
+        // smooth tissue (they voted with scores of 0.7-1.0 against the
+        // header on the fourth generator's spot views, which were wrong on
+        // 8 of 15 with a bright surround). Look-alikes of four generators
+        // (6,300 images), polarity misses 37 -> 35 (two spot views fixed,
+        // nothing lost), 34 with the shaded surround's flood
+        // (`laterality::Reach::Smooth`); a floor of 0.05 the same, 0.2 35.
+        // The chest-wall side: 15 misses either way.
         let least = if self.collimated {
-            LEAST_FLAT_SHARE_IN_FIELD
+            FULL_VOTE_SHARE
         } else {
             LEAST_FLAT_SHARE
         };

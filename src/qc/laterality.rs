@@ -703,7 +703,7 @@ const SMOOTH_SEED: f32 = 0.15;
 
 /// How thin (pixels each side of a line) what a flood leaves may be and
 /// still be no part of the field.
-const SMOOTH_THIN: usize = 2;
+const THIN_LINE: usize = 2;
 
 /// One flood of [`collimated_surround`] from the border of `frame`: the
 /// flooded pixels and whether they are a collimated field's surround.
@@ -782,8 +782,7 @@ fn flood_surround(
     // a peeled border, a scratch): they would join the field and widen its
     // box, so the field is found among the thick parts and its box grown
     // back by as much.
-    let thin = SMOOTH_THIN;
-    let core = morph(&left, w, h, thin, true);
+    let core = morph(&left, w, h, THIN_LINE, true);
     let field = largest_component(&core, w, h);
     let Some((x0, y0, x1, y1)) = field_box(&field, w, h) else {
         return Some((surround, false));
@@ -792,10 +791,10 @@ fn flood_surround(
     let filled = field.iter().filter(|&&i| in_box(i)).count();
     let fill = filled as f64 / ((x1 + 1 - x0) * (y1 + 1 - y0)) as f64;
     let (x0, y0, x1, y1) = (
-        x0.saturating_sub(thin),
-        y0.saturating_sub(thin),
-        (x1 + thin).min(w - 1),
-        (y1 + thin).min(h - 1),
+        x0.saturating_sub(THIN_LINE),
+        y0.saturating_sub(THIN_LINE),
+        (x1 + THIN_LINE).min(w - 1),
+        (y1 + THIN_LINE).min(h - 1),
     );
     // The box grown back by the erosion's depth.
     let inside = |x: usize, y: usize| (x0..=x1).contains(&x) && (y0..=y1).contains(&y);
