@@ -24,6 +24,8 @@
 //! pydicom (`tests/python/test_pixel_equality.py`); the second is the
 //! decode-only pass of `benches/image_ingest.sh`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -66,22 +68,6 @@ fn write_npy(path: &Path, rows: u32, columns: u32, pixels: &[u16]) -> std::io::R
         out.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(path, out)
-}
-
-fn dicom_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            dicom_files(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("dcm") || e.eq_ignore_ascii_case("dicom"))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn parse_shape(s: &str) -> Option<(usize, usize)> {
@@ -154,7 +140,7 @@ fn main() -> ExitCode {
             }
             let Some(dir) = dir else { return usage() };
             let mut files = Vec::new();
-            if let Err(e) = dicom_files(&dir, &mut files) {
+            if let Err(e) = common::dicom_files(&dir, &mut files) {
                 eprintln!("{}: {e}", dir.display());
                 return ExitCode::FAILURE;
             }

@@ -9,6 +9,13 @@
 //!                    on the stored copy (right): tissue green, smooth tissue
 //!                    dark green, votes for a bright background red and for a
 //!                    dark one blue, enclosed flat blocks yellow
+//! qc --time [--rounds R] DIR
+//!                    decode every .dcm/.dicom under DIR once (at the reduced
+//!                    resolution an ingest with a 1024x512 tensor decodes at), then
+//!                    run `qc::process` (polarity, chest wall, normalization,
+//!                    geometry) over all of them R times (default 5) on one thread
+//!                    and print milliseconds per image of QC (without geometry) and
+//!                    of geometry: the fastest round and the median
 //! ```
 //!
 //! It runs the library's own stages (`qc::Work::of`, `inversion::component`,
@@ -17,13 +24,21 @@
 //! resolution (an ingest that decodes at a reduced resolution averages
 //! the same pixels in another order, so its scores can differ slightly).
 
+mod common;
+
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use image::{Rgb, RgbImage};
 use mcq::decode::{DecodeOptions, decode_with};
 use mcq::qc::inversion::{BlockRole, VoteMap};
-use mcq::qc::{WORK_SIZE, Work, inversion, laterality};
+use mcq::qc::{QcOptions, WORK_SIZE, Work, inversion, laterality};
+
+/// The allocator `mcq` runs with, so that `--time` measures the same
+/// handling of QC's working buffers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The side-by-side picture of the display copy, its segmentation and the
 /// polarity vote's blocks.
@@ -94,10 +109,80 @@ fn run(out: &Path, file: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `qc --time`: milliseconds per image of `qc::process`, QC and geometry
+/// apart, over `rounds` rounds of every image under `dir`.
+fn time(dir: &Path, rounds: usize) -> Result<(), String> {
+    let mut files = Vec::new();
+    common::dicom_files(dir, &mut files).map_err(|e| format!("{}: {e}", dir.display()))?;
+    files.sort();
+    let options = DecodeOptions {
+        reduce_for: Some((1024, 512)),
+        ..DecodeOptions::default()
+    };
+    let decoded: Vec<_> = files
+        .iter()
+        .filter_map(|f| decode_with(f, &options).map_err(|e| eprintln!("{e}")).ok())
+        .collect();
+    if decoded.is_empty() {
+        return Err(format!("{}: no decodable DICOM file", dir.display()));
+    }
+    let qc = QcOptions {
+        tensor_shape: (1024, 512),
+        ..QcOptions::default()
+    };
+    let mut times: Vec<(Duration, Duration)> = (0..rounds.max(1))
+        .map(|_| {
+            let (mut total, mut geometry) = (Duration::ZERO, Duration::ZERO);
+            for d in &decoded {
+                let started = Instant::now();
+                let processed = mcq::qc::process(d, Some("L"), &qc);
+                total += started.elapsed();
+                geometry += processed.geometry_time;
+                std::hint::black_box(processed);
+            }
+            (total - geometry, geometry)
+        })
+        .collect();
+    times.sort();
+    let per_image = |d: Duration| d.as_secs_f64() * 1e3 / decoded.len() as f64;
+    let (fastest, median) = (times[0], times[times.len() / 2]);
+    println!(
+        "{} images, {} rounds: QC {:.2} ms/image (median round {:.2}), geometry {:.2} ms/image (median {:.2})",
+        decoded.len(),
+        times.len(),
+        per_image(fastest.0),
+        per_image(median.0),
+        per_image(fastest.1),
+        per_image(median.1),
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    // SAFETY: the first thing main does; no other thread runs yet.
+    unsafe { mcq::allocator::keep_freed_memory() };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--time") {
+        let (rounds, dir) = match &args[1..] {
+            [dir] => (5, dir),
+            [flag, r, dir] if flag == "--rounds" && r.parse::<usize>().is_ok() => {
+                (r.parse().unwrap_or(5), dir)
+            }
+            _ => {
+                eprintln!("usage: qc --time [--rounds R] DIR");
+                return ExitCode::from(2);
+            }
+        };
+        return match time(Path::new(dir), rounds) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let Some((out, files)) = args.split_first().filter(|(_, f)| !f.is_empty()) else {
-        eprintln!("usage: qc OUT FILE...");
+        eprintln!("usage: qc OUT FILE...\n       qc --time [--rounds R] DIR");
         return ExitCode::from(2);
     };
     if let Err(e) = std::fs::create_dir_all(out) {
