@@ -659,17 +659,19 @@ fn collimated_surround(
     if w < 3 || h < 3 {
         return None;
     }
+    let start = Border::of(s, (w, h), frame, least)?;
     let by_level = || {
-        let (outer, found) = flood_surround(s, (w, h), frame, least, Reach::Level)?;
+        let (outer, found) = flood_surround(s, (w, h), &start, Reach::Level)?;
         if found {
             return Some(outer);
         }
         let peeled: Vec<bool> = frame.iter().zip(&outer).map(|(&f, &o)| f || o).collect();
-        let (inner, found) = flood_surround(s, (w, h), &peeled, least, Reach::Level)?;
+        let inside = Border::of(s, (w, h), &peeled, least)?;
+        let (inner, found) = flood_surround(s, (w, h), &inside, Reach::Level)?;
         found.then(|| outer.iter().zip(&inner).map(|(&o, &i)| o || i).collect())
     };
     let smoothly = || {
-        let (surround, found) = flood_surround(s, (w, h), frame, least, Reach::Smooth)?;
+        let (surround, found) = flood_surround(s, (w, h), &start, Reach::Smooth)?;
         found.then_some(surround)
     };
     let surround = by_level().or_else(smoothly)?;
@@ -705,71 +707,93 @@ const SMOOTH_SEED: f32 = 0.15;
 /// still be no part of the field.
 const THIN_LINE: usize = 2;
 
-/// One flood of [`collimated_surround`] from the border of `frame`: the
-/// flooded pixels and whether they are a collimated field's surround.
+/// Where the floods of [`collimated_surround`] start: the frame with the
+/// lines just inside it, the cells on its border and their median level.
+struct Border {
+    /// `film_frame`'s frame grown by [`LAYER_GAP`] (the lines just inside a
+    /// peeled band mix its level with what lies inside it, the working
+    /// copy's smoothing: they are skipped, as between `film_frame`'s
+    /// layers).
+    frame: Vec<bool>,
+    /// The cells outside `frame` on the image's edge or beside `frame`.
+    cells: Vec<usize>,
+    /// The median of their values.
+    level: f32,
+}
+
+impl Border {
+    /// The border of `frame` in `s`; `None` without one, or when its level
+    /// is under `least`.
+    fn of(s: &[f32], (w, h): (usize, usize), frame: &[bool], least: Option<f32>) -> Option<Border> {
+        let frame = if frame.contains(&true) {
+            morph(frame, w, h, LAYER_GAP, false)
+        } else {
+            frame.to_vec()
+        };
+        let cells = frame_border(&frame, w, h);
+        let level = quantile(cells.iter().map(|&i| s[i]), 0.5)?;
+        if least.is_some_and(|least| level < least) {
+            return None;
+        }
+        Some(Border {
+            frame,
+            cells,
+            level,
+        })
+    }
+}
+
+/// One flood of [`collimated_surround`] from `start`: the flooded pixels
+/// and whether they are a collimated field's surround.
 fn flood_surround(
     s: &[f32],
     (w, h): (usize, usize),
-    frame: &[bool],
-    least: Option<f32>,
+    start: &Border,
     reach: Reach,
 ) -> Option<(Vec<bool>, bool)> {
-    // The lines just inside a peeled band mix its level with what lies
-    // inside it (the working copy's smoothing): they are skipped, as
-    // between `film_frame`'s layers.
-    let gapped;
-    let frame = if frame.contains(&true) {
-        gapped = morph(frame, w, h, LAYER_GAP, false);
-        &gapped
-    } else {
-        frame
+    let (frame, border, level) = (start.frame.as_slice(), &start.cells, start.level);
+    // Whether a pixel may be flooded by a smooth flood.
+    let smooth = |i: usize, x: usize, y: usize| {
+        // A neighbour in the frame is no step: the frame ends there.
+        let step = |j: usize| frame[j] || (s[i] - s[j]).abs() <= SMOOTH_STEP;
+        !frame[i]
+            && (x == 0 || step(i - 1))
+            && (x + 1 == w || step(i + 1))
+            && (y == 0 || step(i - w))
+            && (y + 1 == h || step(i + w))
     };
-    let border: Vec<usize> = cells(w, h)
-        .filter(|&(i, x, y)| {
-            !frame[i]
-                && (x == 0
-                    || y == 0
-                    || x + 1 == w
-                    || y + 1 == h
-                    || frame[i - 1]
-                    || frame[i + 1]
-                    || frame[i - w]
-                    || frame[i + w])
+    let level_near = |v: f32, f: bool| !f && (v - level).abs() <= 0.03;
+    // The seeds first: most floods cannot start, and then cost no pass
+    // over the image. A smooth flood starts from the surround's part of
+    // the border only: a field reaching the edge has smooth specks there
+    // too.
+    let seeds: Vec<usize> = border
+        .iter()
+        .copied()
+        .filter(|&i| match reach {
+            Reach::Level => level_near(s[i], frame[i]),
+            Reach::Smooth => smooth(i, i % w, i / w) && (s[i] - level).abs() <= SMOOTH_SEED,
         })
-        .map(|(i, _, _)| i)
         .collect();
-    let level = quantile(border.iter().map(|&i| s[i]), 0.5)?;
-    if least.is_some_and(|least| level < least) {
+    if (seeds.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
         return None;
     }
     let near: Vec<bool> = match reach {
         Reach::Level => s
             .iter()
             .zip(frame)
-            .map(|(&v, &f)| !f && (v - level).abs() <= 0.03)
+            .map(|(&v, &f)| level_near(v, f))
             .collect(),
-        Reach::Smooth => cells(w, h)
-            .map(|(i, x, y)| {
-                // A neighbour in the frame is no step: the frame ends there.
-                let step = |j: usize| frame[j] || (s[i] - s[j]).abs() <= SMOOTH_STEP;
-                !frame[i]
-                    && (x == 0 || step(i - 1))
-                    && (x + 1 == w || step(i + 1))
-                    && (y == 0 || step(i - w))
-                    && (y + 1 == h || step(i + w))
-            })
-            .collect(),
+        Reach::Smooth => {
+            let mut near = vec![false; w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    near[y * w + x] = smooth(y * w + x, x, y);
+                }
+            }
+            near
+        }
     };
-    // A smooth flood starts from the surround's part of the border only: a
-    // field reaching the edge has smooth specks there too.
-    let seeds: Vec<usize> = border
-        .iter()
-        .copied()
-        .filter(|&i| near[i] && (reach == Reach::Level || (s[i] - level).abs() <= SMOOTH_SEED))
-        .collect();
-    if (seeds.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
-        return None;
-    }
     let mut surround = flood((w, h), &seeds, near);
     // The field: the largest part of what is left, and its box.
     let left: Vec<bool> = surround
@@ -802,10 +826,15 @@ fn flood_surround(
     // the surround, a few percent of the image ([`STRAY_SHARE`]); a part of
     // the field cut off by something at the surround's level is more.
     // Thin lines (grid lines, text strokes) are surround however long.
-    let stray: Vec<usize> = cells(w, h)
-        .filter(|&(i, x, y)| left[i] && !inside(x, y))
-        .map(|(i, _, _)| i)
-        .collect();
+    let mut stray = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if left[i] && !inside(x, y) {
+                stray.push(i);
+            }
+        }
+    }
     let thick_stray = stray.iter().filter(|&&i| core[i]).count();
     let boxed = (x1 + 1 - x0) * (y1 + 1 - y0);
     // The surround with the bands `film_frame` peeled from it.
@@ -843,10 +872,34 @@ fn field_box(field: &[usize], w: usize, h: usize) -> Option<(usize, usize, usize
     Some((x0, y0, x1, y1))
 }
 
-/// `(index, x, y)` of each cell of a `w × h` grid, row by row (no
-/// division per cell).
-fn cells(w: usize, h: usize) -> impl Iterator<Item = (usize, usize, usize)> {
-    (0..h).flat_map(move |y| (0..w).map(move |x| (y * w + x, x, y)))
+/// The cells of a `w × h` grid outside `frame` on its edge or beside a
+/// `frame` cell, row by row. Plain loops: as a filtered iterator over the
+/// cells its test stayed out of line, a call per cell.
+fn frame_border(frame: &[bool], w: usize, h: usize) -> Vec<usize> {
+    let mut border = Vec::new();
+    // Per row: beside a frame cell (or on the left or right edge), as a
+    // pass the compiler vectorizes; then the cells marked and outside.
+    let mut beside = vec![true; w];
+    for y in 0..h {
+        let row = &frame[y * w..(y + 1) * w];
+        if y == 0 || y + 1 == h {
+            border.extend((0..w).filter(|&x| !row[x]).map(|x| y * w + x));
+            continue;
+        }
+        let (up, down) = (&frame[(y - 1) * w..y * w], &frame[(y + 1) * w..(y + 2) * w]);
+        if w > 2 {
+            let inner = beside[1..w - 1]
+                .iter_mut()
+                .zip(&up[1..w - 1])
+                .zip(&down[1..w - 1]);
+            for (x, ((b, &u), &d)) in inner.enumerate() {
+                // x + 1 is the cell's column; row[x] and row[x + 2] its neighbours.
+                *b = u | d | row[x] | row[x + 2];
+            }
+        }
+        border.extend((0..w).filter(|&x| beside[x] && !row[x]).map(|x| y * w + x));
+    }
+    border
 }
 
 /// The most of the image (share) that what a collimated field's flood
@@ -2330,7 +2383,8 @@ mod tests {
             .map(|(i, v)| (v * shade(i)).min(1.0))
             .collect();
         let none = vec![false; w * h];
-        let by_level = flood_surround(&s, (w, h), &none, None, Reach::Level);
+        let start = Border::of(&s, (w, h), &none, None).expect("a border");
+        let by_level = flood_surround(&s, (w, h), &start, Reach::Level);
         assert!(
             !matches!(by_level, Some((_, true))),
             "one level reaches the whole surround"
@@ -2451,7 +2505,8 @@ mod tests {
             .filter(|&(i, _)| line(i))
             .for_each(|(_, v)| *v -= 0.1);
         let none = vec![false; w * h];
-        let by_level = flood_surround(&s, (w, h), &none, None, Reach::Level);
+        let start = Border::of(&s, (w, h), &none, None).expect("a border");
+        let by_level = flood_surround(&s, (w, h), &start, Reach::Level);
         assert!(matches!(by_level, Some((_, true))), "one level's flood");
         let surround = collimated_surround(&s, (w, h), &none, None).expect("a surround");
         assert_spot_surround(&surround, w, |i| !line(i));
