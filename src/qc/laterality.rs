@@ -752,48 +752,24 @@ fn flood_surround(
     reach: Reach,
 ) -> Option<(Vec<bool>, bool)> {
     let (frame, border, level) = (start.frame.as_slice(), &start.cells, start.level);
-    // Whether a pixel may be flooded by a smooth flood.
-    let smooth = |i: usize, x: usize, y: usize| {
-        // A neighbour in the frame is no step: the frame ends there.
-        let step = |j: usize| frame[j] || (s[i] - s[j]).abs() <= SMOOTH_STEP;
-        !frame[i]
-            && (x == 0 || step(i - 1))
-            && (x + 1 == w || step(i + 1))
-            && (y == 0 || step(i - w))
-            && (y + 1 == h || step(i + w))
-    };
-    let level_near = |v: f32, f: bool| !f && (v - level).abs() <= 0.03;
-    // The seeds first: most floods cannot start, and then cost no pass
-    // over the image. A smooth flood starts from the surround's part of
-    // the border only: a field reaching the edge has smooth specks there
-    // too.
-    let seeds: Vec<usize> = border
-        .iter()
-        .copied()
-        .filter(|&i| match reach {
-            Reach::Level => level_near(s[i], frame[i]),
-            Reach::Smooth => smooth(i, i % w, i / w) && (s[i] - level).abs() <= SMOOTH_SEED,
-        })
-        .collect();
-    if (seeds.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
-        return None;
-    }
     let near: Vec<bool> = match reach {
         Reach::Level => s
             .iter()
             .zip(frame)
-            .map(|(&v, &f)| level_near(v, f))
+            .map(|(&v, &f)| !f && (v - level).abs() <= 0.03)
             .collect(),
-        Reach::Smooth => {
-            let mut near = vec![false; w * h];
-            for y in 0..h {
-                for x in 0..w {
-                    near[y * w + x] = smooth(y * w + x, x, y);
-                }
-            }
-            near
-        }
+        Reach::Smooth => smooth_cells(s, frame, w, h),
     };
+    // A smooth flood starts from the surround's part of the border only: a
+    // field reaching the edge has smooth specks there too.
+    let seeds: Vec<usize> = border
+        .iter()
+        .copied()
+        .filter(|&i| near[i] && (reach == Reach::Level || (s[i] - level).abs() <= SMOOTH_SEED))
+        .collect();
+    if (seeds.len() as f64) < border.len() as f64 * SURROUND_BORDER_SHARE {
+        return None;
+    }
     let mut surround = flood((w, h), &seeds, near);
     // The field: the largest part of what is left, and its box.
     let left: Vec<bool> = surround
@@ -870,6 +846,57 @@ fn field_box(field: &[usize], w: usize, h: usize) -> Option<(usize, usize, usize
     };
     let ((x0, x1), (y0, y1)) = (span(&columns)?, span(&rows)?);
     Some((x0, y0, x1, y1))
+}
+
+/// The cells a smooth flood ([`Reach::Smooth`]) may reach: outside
+/// `frame`, within [`SMOOTH_STEP`] of each of their 4 neighbours (a
+/// neighbour in the frame is no step: the frame ends there). Passes along
+/// rows, each of which the compiler vectorizes.
+fn smooth_cells(s: &[f32], frame: &[bool], w: usize, h: usize) -> Vec<bool> {
+    let mut near: Vec<bool> = frame.iter().map(|&f| !f).collect();
+    // Each cell of `out` stays near when its neighbour (same position in
+    // `other`, `other_frame`) is in the frame or within a step.
+    let step = |out: &mut [bool], own: &[f32], other: &[f32], other_frame: &[bool]| {
+        for (((n, &a), &b), &f) in out.iter_mut().zip(own).zip(other).zip(other_frame) {
+            *n &= f | ((a - b).abs() <= SMOOTH_STEP);
+        }
+    };
+    for y in 0..h {
+        let row = y * w..(y + 1) * w;
+        let (own, out) = (&s[row.clone()], &mut near[row.clone()]);
+        if w > 1 {
+            // The left and the right neighbour.
+            step(
+                &mut out[1..],
+                &own[1..],
+                &own[..w - 1],
+                &frame[row.start..row.end - 1],
+            );
+            step(
+                &mut out[..w - 1],
+                &own[..w - 1],
+                &own[1..],
+                &frame[row.start + 1..row.end],
+            );
+        }
+        if y > 0 {
+            step(
+                out,
+                own,
+                &s[row.start - w..row.start],
+                &frame[row.start - w..row.start],
+            );
+        }
+        if y + 1 < h {
+            step(
+                out,
+                own,
+                &s[row.end..row.end + w],
+                &frame[row.end..row.end + w],
+            );
+        }
+    }
+    near
 }
 
 /// The cells of a `w × h` grid outside `frame` on its edge or beside a
@@ -1377,17 +1404,30 @@ fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> 
     let full = 2 * r + 1;
     let hit = |count: usize| if erode { count == full } else { count > 0 };
     let mut rows = vec![false; mask.len()];
+    // Per row, the window [i - r, i + r] counted from running sums: the
+    // windows wholly inside the row (all but r at each end) in one pass
+    // the compiler vectorizes.
+    let mut sums = vec![0u32; w + 1];
+    let inner = r..w.saturating_sub(r);
     for (src, out) in mask.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
-        // window [i - r, i + r]
-        let mut count = src[..r.min(w)].iter().filter(|&&b| b).count();
-        for (i, o) in out.iter_mut().enumerate() {
-            if i + r < w {
-                count += src[i + r] as usize;
+        let mut sum = 0;
+        for (total, &b) in sums[1..].iter_mut().zip(src) {
+            sum += u32::from(b);
+            *total = sum;
+        }
+        let count = |i: usize| (sums[(i + r + 1).min(w)] - sums[i.saturating_sub(r)]) as usize;
+        if inner.is_empty() {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = hit(count(i));
             }
-            if i > r {
-                count -= src[i - r - 1] as usize;
-            }
-            *o = hit(count);
+            continue;
+        }
+        for i in (0..r).chain(inner.end..w) {
+            out[i] = hit(count(i));
+        }
+        let windows = sums[2 * r + 1..].iter().zip(&sums);
+        for (o, (&end, &start)) in out[inner.clone()].iter_mut().zip(windows) {
+            *o = hit((end - start) as usize);
         }
     }
     // u32 counts (a window is far narrower than 2^32): the column loops
