@@ -2203,6 +2203,42 @@ mod tests {
     }
 
     #[test]
+    fn the_floods_border_and_smooth_cells_equal_their_plain_forms() {
+        // A frame of two blocks and scattered cells; values in steps of
+        // 0.004 to 0.016 around the smooth step (0.01), on grids down to a
+        // single row or column.
+        let mut noise = uniform_noise(99);
+        for (w, h) in [(17, 11), (1, 6), (6, 1), (2, 2), (3, 9)] {
+            let frame: Vec<bool> = grid(w, h, |x, y| {
+                (x < 3 && y < 4) || (x + 2 >= w && y > 5) || (x * 7 + y * 3) % 11 == 0
+            });
+            let s: Vec<f32> = (0..w * h).map(|_| 0.5 + 0.016 * noise()).collect();
+            let at = |x: isize, y: isize| {
+                ((0..w as isize).contains(&x) && (0..h as isize).contains(&y))
+                    .then(|| y as usize * w + x as usize)
+            };
+            let around = |i: usize| {
+                let (x, y) = ((i % w) as isize, (i / w) as isize);
+                [at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1)]
+            };
+            let plain_border: Vec<usize> = (0..w * h)
+                .filter(|&i| {
+                    let n = around(i);
+                    !frame[i] && (n.contains(&None) || n.iter().flatten().any(|&j| frame[j]))
+                })
+                .collect();
+            assert_eq!(frame_border(&frame, w, h), plain_border, "{w}x{h}");
+            let plain_smooth: Vec<bool> = (0..w * h)
+                .map(|i| {
+                    let step = |j: &usize| frame[*j] || (s[i] - s[*j]).abs() <= SMOOTH_STEP;
+                    !frame[i] && around(i).iter().flatten().all(step)
+                })
+                .collect();
+            assert_eq!(smooth_cells(&s, &frame, w, h), plain_smooth, "{w}x{h}");
+        }
+    }
+
+    #[test]
     fn tiny_and_blank_images_are_undecided_without_panicking() {
         for (w, h) in [(1, 1), (1, 5), (5, 1), (4, 4), (7, 3)] {
             let mut d = image(Spec {
