@@ -115,9 +115,11 @@ pub struct IngestArgs {
     /// edge-window (the published n = 25 edge-window rule, kept as a baseline)
     #[arg(long, value_enum, default_value = "component")]
     pub qc_method: QcMethodArg,
-    /// Decode every image at full resolution [default: JPEG 2000 and uncompressed
-    /// images at a reduced resolution (a wavelet level, an area average) when the
-    /// tensor is at most half the image; recorded in images.decode_reduction]
+    /// Tensors from full-resolution pixels [default: JPEG 2000 and uncompressed
+    /// images decoded at a reduced resolution (a wavelet level, an area average) when
+    /// the tensor is at most half the image; recorded in images.decode_reduction].
+    /// JPEG 2000 is still analysed at the reduced resolution, then its breast box
+    /// alone decoded again at full resolution
     #[arg(long, alias = "j2k-full-resolution")]
     pub full_resolution: bool,
     /// Also write full-resolution processed 16-bit PNGs as

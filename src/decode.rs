@@ -133,6 +133,13 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// Whether it was stored as JPEG 2000 (lossless or lossy).
+    pub fn is_jpeg2000(&self) -> bool {
+        self.transfer_syntax
+            .as_deref()
+            .is_some_and(|ts| J2K_SYNTAXES.contains(&ts))
+    }
+
     /// A stored value in post-Modality-LUT units.
     pub fn modality(&self, stored: f64) -> f64 {
         stored * self.rescale_slope + self.rescale_intercept
@@ -190,6 +197,15 @@ pub struct DecodeOptions {
     /// chosen for a tensor of this `(H, W)` (see the module doc); `None`
     /// decodes every file at full resolution. _Default behavior:_ `None`.
     pub reduce_for: Option<(usize, usize)>,
+    /// With `reduce_for`, reduce JPEG 2000 only: native pixel data are
+    /// decoded at full resolution. _Default behavior:_ `false`.
+    pub reduce_j2k_only: bool,
+    /// Decode only this area of a JPEG 2000 image, `(x0, y0, x1, y1)` in
+    /// stored pixels (x1/y1 exclusive), at full resolution: OpenJPEG then
+    /// decodes only the code-blocks that reach it. The [`Decoded`] holds
+    /// the area's pixels (`rows` × `columns` is its size). Other files
+    /// ignore it. _Default behavior:_ `None`.
+    pub j2k_area: Option<(u32, u32, u32, u32)>,
 }
 
 impl Default for DecodeOptions {
@@ -197,6 +213,8 @@ impl Default for DecodeOptions {
         DecodeOptions {
             max_pixels: DEFAULT_MAX_PIXELS,
             reduce_for: None,
+            reduce_j2k_only: false,
+            j2k_area: None,
         }
     }
 }
@@ -208,7 +226,7 @@ pub fn decode(path: &Path, max_pixels: usize) -> Result<Decoded> {
         path,
         &DecodeOptions {
             max_pixels,
-            reduce_for: None,
+            ..DecodeOptions::default()
         },
     )
 }
@@ -511,7 +529,7 @@ fn decode_dicom_object(path: &Path, options: &DecodeOptions) -> Result<Decoded> 
                 .transfer_syntax
                 .as_deref()
                 .is_some_and(|ts| J2K_SYNTAXES.contains(&ts));
-            if j2k && options.reduce_for.is_some() {
+            if j2k && (options.reduce_for.is_some() || options.j2k_area.is_some()) {
                 // One frame: all fragments; several: the first fragment.
                 first_frame = Some(if frames == 1 {
                     seq.fragments().concat()
@@ -538,16 +556,26 @@ fn decode_dicom_object(path: &Path, options: &DecodeOptions) -> Result<Decoded> 
         };
         return Ok(finish(path, header, stored, out, pixel_data_sha256));
     }
+    if let (Some(codestream), Some(area)) = (&first_frame, options.j2k_area) {
+        return decode_j2k_part(
+            path,
+            &object,
+            header,
+            codestream,
+            J2kPart::Area(area),
+            pixel_data_sha256,
+        );
+    }
     if let (Some(codestream), Some(tensor)) = (first_frame, options.reduce_for) {
         let levels = j2k_decomposition_levels(&codestream).unwrap_or(0);
         let reduction = reduction_levels(rows, columns, tensor, levels);
         if reduction > 0 {
-            return decode_j2k_reduced(
+            return decode_j2k_part(
                 path,
                 &object,
                 header,
                 &codestream,
-                reduction,
+                J2kPart::Reduced(reduction),
                 pixel_data_sha256,
             );
         }
@@ -844,14 +872,23 @@ fn build(
     d
 }
 
-/// Decodes one JPEG 2000 codestream `reduction` resolution levels down,
-/// with the Modality LUT and sample format read from the data set.
-fn decode_j2k_reduced(
+/// What part of a JPEG 2000 image [`decode_j2k_part`] decodes.
+#[derive(Debug, Clone, Copy)]
+enum J2kPart {
+    /// The whole image, this many resolution levels down.
+    Reduced(u32),
+    /// This area at full resolution (`DecodeOptions::j2k_area`).
+    Area((u32, u32, u32, u32)),
+}
+
+/// Decodes part of one JPEG 2000 codestream, with the Modality LUT and
+/// sample format read from the data set.
+fn decode_j2k_part(
     path: &Path,
     object: &DefaultDicomObject,
     header: Header,
     codestream: &[u8],
-    reduction: u32,
+    part: J2kPart,
     pixel_data_sha256: String,
 ) -> Result<Decoded> {
     let err = |m: String| decode_error(path, m);
@@ -862,7 +899,27 @@ fn decode_j2k_reduced(
         slope,
         intercept,
     } = sample_format(object, header.bits_allocated.unwrap_or(16));
-    let params = jpeg2k::DecodeParameters::new().reduce(reduction);
+    let (params, reduction, (w, h)) = match part {
+        J2kPart::Reduced(reduction) => {
+            let factor = 1u32 << reduction;
+            let size = (columns.div_ceil(factor), rows.div_ceil(factor));
+            (
+                jpeg2k::DecodeParameters::new().reduce(reduction),
+                reduction,
+                size,
+            )
+        }
+        J2kPart::Area((x0, y0, x1, y1)) => {
+            if x0 >= x1 || y0 >= y1 || x1 > columns || y1 > rows {
+                return Err(err(format!(
+                    "cannot decode pixel data: area ({x0}, {y0})-({x1}, {y1}) is not inside the {columns}×{rows} image"
+                )));
+            }
+            let area = jpeg2k::DecodeArea::new(x0, y0, x1, y1);
+            let params = jpeg2k::DecodeParameters::new().decode_area(Some(area));
+            (params, 0, (x1 - x0, y1 - y0))
+        }
+    };
     let image =
         quietly(|| std::panic::catch_unwind(|| jpeg2k::Image::from_bytes_with(codestream, params)))
             .map_err(|_| err("cannot decode pixel data: the JPEG 2000 decoder failed".into()))?
@@ -871,11 +928,9 @@ fn decode_j2k_reduced(
     let component = components
         .first()
         .ok_or_else(|| err("cannot decode pixel data: no JPEG 2000 component".into()))?;
-    let factor = 1u32 << reduction;
-    let (w, h) = (columns.div_ceil(factor), rows.div_ceil(factor));
     if (component.width(), component.height()) != (w, h) {
         return Err(err(format!(
-            "cannot decode pixel data: JPEG 2000 frame of {}×{} at reduction {reduction}, {w}×{h} expected",
+            "cannot decode pixel data: JPEG 2000 frame of {}×{} for {part:?}, {w}×{h} expected",
             component.width(),
             component.height()
         )));
@@ -907,7 +962,10 @@ fn decode_j2k_reduced(
         intercept,
         reduction,
     };
-    Ok(finish(path, header, stored, out, pixel_data_sha256))
+    let mut decoded = finish(path, header, stored, out, pixel_data_sha256);
+    // An area: its own size; the stored size stays in full_rows/columns.
+    (decoded.columns, decoded.rows) = (w, h);
+    Ok(decoded)
 }
 
 fn min_max(pixels: &[u16]) -> (u16, u16) {
@@ -1157,6 +1215,86 @@ mod tests {
         path
     }
 
+    /// A 300×200 JPEG 2000 lossless DICOM of a smooth breast-like half-disc
+    /// on the left on a dark background: its path, pixels and size.
+    fn half_disc_j2k(dir: &Path) -> (PathBuf, Vec<u16>, u32, u32) {
+        let (cols, rows) = (300u32, 200u32);
+        let px: Vec<u16> = (0..rows * cols)
+            .map(|i| {
+                let (x, y) = ((i % cols) as f32, (i / cols) as f32);
+                let r = (x / 180.0).powi(2) + ((y - 100.0) / 80.0).powi(2);
+                if r < 1.0 {
+                    (2500.0 + 800.0 * (1.0 - r)) as u16
+                } else {
+                    60
+                }
+            })
+            .collect();
+        (j2k_file(dir, &px, cols, rows), px, cols, rows)
+    }
+
+    #[test]
+    fn j2k_decodes_an_area_at_full_resolution() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, px, cols, _) = half_disc_j2k(dir.path());
+        let area = |a| DecodeOptions {
+            j2k_area: Some(a),
+            ..DecodeOptions::default()
+        };
+        let d = decode_with(&path, &area((40, 30, 250, 170))).unwrap();
+        assert_eq!((d.columns, d.rows, d.reduction), (210, 140, 0));
+        assert_eq!((d.full_columns, d.full_rows), (300, 200));
+        let want: Vec<u16> = (30..170)
+            .flat_map(|y| (40..250).map(move |x| (y * cols + x) as usize))
+            .map(|i| px[i])
+            .collect();
+        assert!(d.pixels == want, "the area's stored pixels, exactly");
+        // An area outside the image: an error naming the file and the area.
+        let e = decode_with(&path, &area((0, 0, 301, 10))).unwrap_err();
+        assert!(
+            e.to_string().contains("not inside the 300×200 image"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("j2k.dcm"), "{e}");
+        // The pixel stage's full-resolution path: analysed reduced, its
+        // breast box decoded again at full resolution.
+        let reduced = DecodeOptions {
+            reduce_for: Some((48, 48)),
+            ..DecodeOptions::default()
+        };
+        let small = decode_with(&path, &reduced).unwrap();
+        let qc = crate::qc::QcOptions {
+            tensor_shape: (48, 48),
+            ..Default::default()
+        };
+        let analysis = crate::qc::analyse(&small, Some("L"), &qc);
+        let stored = analysis.stored_box();
+        assert!(stored.2 <= 300 && stored.3 <= 200 && stored.0 < stored.2 && stored.1 < stored.3);
+        let source = decode_with(&path, &area(stored)).unwrap();
+        let p = crate::qc::finish(analysis.clone(), &source, Some(stored), &qc);
+        let q = crate::qc::finish(analysis, &small, None, &qc);
+        // The same box and side as from the reduced image; the tensor from
+        // the full-resolution pixels.
+        let crop = |p: &crate::qc::Processed| (p.crop_x0, p.crop_y0, p.crop_x1, p.crop_y1);
+        assert_eq!(crop(&p), crop(&q));
+        assert_eq!(p.chest_wall_side, q.chest_wall_side);
+        let ratio = p.scale / q.scale;
+        assert!((ratio - 1.0).abs() < 0.02, "{ratio}");
+        assert!(p.tensor != q.tensor, "the tensor from other pixels");
+        // A native file ignores the area; `reduce_j2k_only` keeps it at full
+        // resolution.
+        let native = dicom_file(dir.path(), "n.dicom", 200, 300, 12, &px, true);
+        let j2k_only = DecodeOptions {
+            reduce_j2k_only: true,
+            j2k_area: Some((0, 0, 5, 5)),
+            ..reduced
+        };
+        let n = decode_with(&native, &j2k_only).unwrap();
+        assert_eq!((n.columns, n.rows, n.reduction), (300, 200, 0));
+        assert!(n.pixels == px);
+        assert!(decode_with(&native, &reduced).unwrap().reduction > 0);
+    }
+
     #[test]
     fn reduction_level_keeps_the_image_at_least_tensor_sized() {
         // 4096 x 3328 into 1024 x 512: two levels keep 1024 x 832.
@@ -1173,20 +1311,7 @@ mod tests {
     #[test]
     fn j2k_decodes_reduced_with_stored_geometry() {
         let dir = tempfile::tempdir().unwrap();
-        let (cols, rows) = (300u32, 200u32);
-        // A smooth breast-like half-disc on the left on a dark background.
-        let px: Vec<u16> = (0..rows * cols)
-            .map(|i| {
-                let (x, y) = ((i % cols) as f32, (i / cols) as f32);
-                let r = (x / 180.0).powi(2) + ((y - 100.0) / 80.0).powi(2);
-                if r < 1.0 {
-                    (2500.0 + 800.0 * (1.0 - r)) as u16
-                } else {
-                    60
-                }
-            })
-            .collect();
-        let path = j2k_file(dir.path(), &px, cols, rows);
+        let (path, px, cols, rows) = half_disc_j2k(dir.path());
         let full = decode(&path, DEFAULT_MAX_PIXELS).unwrap();
         assert_eq!(full.pixels, px, "lossless at full resolution");
         assert_eq!(full.reduction, 0);

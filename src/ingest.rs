@@ -169,12 +169,17 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
             let stage = crate::pixels::PixelOptions {
                 modality_kind: adapter.modality_kind().into(),
                 jobs: config.jobs,
+                // With full-resolution tensors, JPEG 2000 is still decoded
+                // reduced for QC, and then its breast box at full resolution
+                // (`PixelOptions::full_resolution`).
                 decode: crate::decode::DecodeOptions {
-                    reduce_for: (!config.full_resolution).then(|| writer.tensor_shape()),
+                    reduce_for: Some(writer.tensor_shape()),
+                    reduce_j2k_only: config.full_resolution,
                     ..Default::default()
                 },
                 keep_processed: config.keep_processed.clone(),
                 dataset: name.into(),
+                full_resolution: config.full_resolution,
             };
             let pixels = crate::pixels::process_images(
                 &config.root,

@@ -61,6 +61,13 @@ pub struct PixelOptions {
     pub keep_processed: Option<PathBuf>,
     /// The dataset name (the first folder under `keep_processed`).
     pub dataset: String,
+    /// Tensors (and PNGs) from full-resolution pixels, while a JPEG 2000
+    /// image decoded at a reduced resolution (`decode.reduce_for` with
+    /// `decode.reduce_j2k_only`) is analysed at that resolution and only
+    /// its breast box decoded again at full resolution
+    /// (`DecodeOptions::j2k_area`): OpenJPEG decodes only the code-blocks
+    /// that reach the box, and nothing outside the box is kept anyway.
+    pub full_resolution: bool,
 }
 
 /// Time spent per stage, summed over the workers.
@@ -181,16 +188,46 @@ fn one_image(
         Err(e) => return Ok(Err(e.to_string())),
     };
     let t1 = Instant::now();
-    let mut processed = qc::process(&decoded, Some(&m.laterality), options);
+    let analysis = qc::analyse(&decoded, Some(&m.laterality), options);
+    let analysed = t1.elapsed();
+    // A reduced JPEG 2000 decode with full-resolution tensors: the breast
+    // box decoded again, at full resolution.
+    let area = (stage.full_resolution && decoded.reduction > 0 && decoded.is_jpeg2000())
+        .then(|| analysis.stored_box())
+        .filter(|&(x0, y0, x1, y1)| x0 < x1 && y0 < y1);
+    let source = match area {
+        Some(area) => {
+            let t = Instant::now();
+            let options = DecodeOptions {
+                j2k_area: Some(area),
+                ..stage.decode
+            };
+            let source = decode::decode_with(&decoded.path, &options);
+            times.decode += t.elapsed();
+            match source {
+                Ok(source) => Some(source),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+        None => None,
+    };
+    let t2 = Instant::now();
+    let mut processed = match &source {
+        Some(source) => qc::finish(analysis, source, area, options),
+        None => qc::finish(analysis, &decoded, None, options),
+    };
     times.geometry += processed.geometry_time;
-    times.qc += t1.elapsed().saturating_sub(processed.geometry_time);
+    times.qc += analysed + t2.elapsed().saturating_sub(processed.geometry_time);
     let mut row = ImageRow {
         image_id: m.image_id.clone(),
         modality_kind: stage.modality_kind.clone(),
         ..Default::default()
     };
     decoded.fill_row(&mut row);
-    drop(decoded);
+    if let Some(source) = &source {
+        row.decode_reduction = source.reduction as i32;
+    }
+    drop((decoded, source));
     if let (Some(png), Some(full)) = (png, processed.full_resolution.take()) {
         let t2 = Instant::now();
         write_png(png, &full)?;

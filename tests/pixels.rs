@@ -146,3 +146,66 @@ fn vindr_mammo_images() {
 fn cmmd_images() {
     ingest_with_images("cmmd", 15, 23);
 }
+
+#[test]
+fn full_resolution_jpeg2000_tensors_come_from_the_breast_box_decoded_again() {
+    // The same JPEG 2000 tree (full-size images: a reduced decode needs an
+    // image at least twice QC's working copy) ingested by default (tensors
+    // from a reduced decode) and with --full-resolution (QC on the same
+    // reduced decode, then the breast box decoded again at full
+    // resolution): the same QC and boxes, the tensors' pixels at full
+    // resolution.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    let o = Command::new(env!("CARGO_BIN_EXE_mcq"))
+        .args(["synth", "vindr-mammo"])
+        .arg(&raw)
+        .args([
+            "--patients",
+            "1",
+            "--seed",
+            "9",
+            "--full-size",
+            "--defect",
+            "j2k=1",
+        ])
+        .args(["--defect", "truncated=0", "--defect", "non_dicom=0"])
+        .args(["--defect", "missing_image=0", "--defect", "rle=0"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sql = "SELECT image_id, decode_reduction, crop_x0, crop_y0, crop_x1, crop_y1, \
+               intensity_inverted, chest_wall_side, laterality_flipped, scale, transfer_syntax \
+               FROM images ORDER BY image_id";
+    let mut lakes = Vec::new();
+    for extra in [&[][..], &["--full-resolution"][..]] {
+        let lake = dir.path().join(format!("lake{}", lakes.len()));
+        let o = ingest_small(&lake, "vindr-mammo", &raw, extra);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        assert!(mcq(&lake, &["check"]).status.success());
+        lakes.push(csv(&lake, sql));
+    }
+    let rows = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let (reduced, full) = (rows(&lakes[0]), rows(&lakes[1]));
+    assert_eq!(reduced.len(), 4, "one patient's images");
+    assert_eq!(reduced.len(), full.len());
+    for (a, b) in reduced.iter().zip(&full) {
+        assert!(
+            a[10].starts_with("1.2.840.10008.1.2.4.9"),
+            "{a:?}: JPEG 2000"
+        );
+        assert!(a[1].parse::<i32>().unwrap() > 0, "{a:?}: decoded reduced");
+        assert_eq!(b[1], "0", "{b:?}: the tensor from full-resolution pixels");
+        // image_id, the box in stored pixels, the QC columns
+        assert_eq!(a[..1], b[..1]);
+        assert_eq!(a[2..9], b[2..9], "{}", a[0]);
+        // tensor pixels per stored pixel: the same transform
+        let (sa, sb): (f64, f64) = (a[9].parse().unwrap(), b[9].parse().unwrap());
+        assert!((sa / sb - 1.0).abs() < 1e-9, "{sa} {sb}");
+    }
+}

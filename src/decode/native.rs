@@ -156,6 +156,7 @@ pub(super) fn open<'p>(path: &'p Path, options: &DecodeOptions) -> Option<Native
     }
     let reduction = options
         .reduce_for
+        .filter(|_| !options.reduce_j2k_only)
         .map(|t| super::reduction_levels(rows, columns, t, MAX_BOX_LEVELS))
         .unwrap_or(0);
     let stored = StoredSamples {

@@ -233,10 +233,57 @@ impl Work {
     }
 }
 
-/// Runs polarity, laterality, normalization and geometry on one image.
+/// Runs polarity, laterality, normalization and geometry on one image:
+/// [`analyse`], then [`finish`] on the same pixels.
 /// `laterality` is the label (`L`/`R`, `left`/`right`, any case); `None` or
 /// anything else never sets `laterality_flipped`.
 pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions) -> Processed {
+    finish(
+        analyse(decoded, laterality, options),
+        decoded,
+        None,
+        options,
+    )
+}
+
+/// What QC decided about one decoded image before geometry: polarity,
+/// chest-wall side, the breast's normalization range and its box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    polarity: inversion::Polarity,
+    chest_wall: laterality::ChestWall,
+    laterality_flipped: bool,
+    /// Stored values mapped to 0 and 65535 (before any inversion).
+    low: u16,
+    high: u16,
+    /// The breast box in the analysed image's pixels, x1/y1 exclusive.
+    crop_box: (usize, usize, usize, usize),
+    /// The analysed image's reduction and stored size.
+    reduction: u32,
+    full: (u32, u32),
+}
+
+impl Analysis {
+    /// The breast box in stored pixels, `(x0, y0, x1, y1)`, x1/y1
+    /// exclusive: the analysed image's box scaled back from its
+    /// reduction, clamped to the stored image.
+    pub fn stored_box(&self) -> (u32, u32, u32, u32) {
+        let factor = 1u64 << self.reduction.min(16);
+        let to_stored = |v: usize, full: u32| (v as u64 * factor).min(u64::from(full)) as u32;
+        let (x0, y0, x1, y1) = self.crop_box;
+        let (w, h) = self.full;
+        (
+            to_stored(x0, w),
+            to_stored(y0, h),
+            to_stored(x1, w),
+            to_stored(y1, h),
+        )
+    }
+}
+
+/// Polarity, laterality and the breast's range and box of one image.
+/// `laterality` as for [`process`].
+pub fn analyse(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions) -> Analysis {
     let work = Work::of(decoded, WORK_SIZE);
     let (polarity, cues) = match options.method {
         LateralityMethod::Component => inversion::component_and_cues(
@@ -261,7 +308,6 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
         _ => None,
     });
     let laterality_flipped = matches!((expected, chest_wall.side), (Some(e), Some(d)) if e != d);
-    let hflip = chest_wall.side == Some(Side::Right);
     let mask = segmentation.breast.as_deref();
     let (low, high) = normalize::breast_range(decoded, &work, mask);
     let crop_box = if options.crop {
@@ -269,18 +315,58 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
     } else {
         (0, 0, decoded.columns as usize, decoded.rows as usize)
     };
+    Analysis {
+        polarity,
+        chest_wall,
+        laterality_flipped,
+        low,
+        high,
+        crop_box,
+        reduction: decoded.reduction,
+        full: (decoded.full_columns, decoded.full_rows),
+    }
+}
+
+/// Geometry (crop, mirror, normalize, resize, pad) after [`analyse`]:
+/// from the analysed image itself (`area` `None`), or from `source`
+/// holding only the stored pixels of `area` (`(x0, y0, x1, y1)`, x1/y1
+/// exclusive; [`Analysis::stored_box`] decoded again at full resolution),
+/// which is then the crop box.
+pub fn finish(
+    analysis: Analysis,
+    source: &Decoded,
+    area: Option<(u32, u32, u32, u32)>,
+    options: &QcOptions,
+) -> Processed {
+    let Analysis {
+        polarity,
+        chest_wall,
+        laterality_flipped,
+        low,
+        high,
+        ..
+    } = analysis;
+    let hflip = chest_wall.side == Some(Side::Right);
+    let crop_box = match area {
+        Some(_) => (0, 0, source.columns as usize, source.rows as usize),
+        None => analysis.crop_box,
+    };
     let geometry_started = std::time::Instant::now();
     let normalize = |v: f32| normalize::map(v, low, high, polarity.inverted);
-    let placed = geometry::place(decoded, crop_box, hflip, options.tensor_shape, normalize);
+    let placed = geometry::place(source, crop_box, hflip, options.tensor_shape, normalize);
     let full_resolution = options
         .keep_full_resolution
-        .then(|| geometry::crop_mirror_map(decoded, crop_box, hflip, normalize));
+        .then(|| geometry::crop_mirror_map(source, crop_box, hflip, normalize));
     let geometry_time = geometry_started.elapsed();
     // A reduced decode: the crop box and the scale go back to stored pixels
     // (the tensor is unchanged: the transform is the same).
-    let factor = f64::from(1u32 << decoded.reduction.min(16));
-    let to_stored = |v: usize, full: u32| ((v as f64 * factor) as i64).min(i64::from(full)) as i32;
-    let (full_w, full_h) = (decoded.full_columns, decoded.full_rows);
+    let (stored_box, factor) = match area {
+        Some(area) => (area, 1.0),
+        None => (
+            analysis.stored_box(),
+            f64::from(1u32 << source.reduction.min(16)),
+        ),
+    };
     Processed {
         intensity_inverted: polarity.inverted,
         inversion_reason: polarity.reason.map(str::to_string),
@@ -289,12 +375,12 @@ pub fn process(decoded: &Decoded, laterality: Option<&str>, options: &QcOptions)
         laterality_score: chest_wall.side.and(chest_wall.score),
         laterality_flipped,
         hflip_applied: hflip,
-        norm_low: decoded.modality(low as f64),
-        norm_high: decoded.modality(high as f64),
-        crop_x0: to_stored(crop_box.0, full_w),
-        crop_y0: to_stored(crop_box.1, full_h),
-        crop_x1: to_stored(crop_box.2, full_w),
-        crop_y1: to_stored(crop_box.3, full_h),
+        norm_low: source.modality(low as f64),
+        norm_high: source.modality(high as f64),
+        crop_x0: stored_box.0 as i32,
+        crop_y0: stored_box.1 as i32,
+        crop_x1: stored_box.2 as i32,
+        crop_y1: stored_box.3 as i32,
         scale: placed.scale / factor,
         pad_left: placed.pad_left as i32,
         pad_top: placed.pad_top as i32,
@@ -480,6 +566,75 @@ pub(crate) mod testimg {
 mod tests {
     use super::testimg::{Spec, image};
     use super::*;
+
+    #[test]
+    fn finishing_on_the_breast_box_alone_equals_finishing_on_the_whole_image() {
+        // What the pixel stage does for a JPEG 2000 image with
+        // full-resolution tensors (the box decoded again, alone), here with
+        // the box cut from the analysed image itself: the same row. The
+        // tensor is smaller than the box, as it always is there (the image
+        // was decoded reduced, so it is at least twice the tensor): the
+        // area average reads the box's pixels only (an upscaling filter
+        // would read past its edge).
+        for (left, inverted) in [(true, false), (false, true)] {
+            let d = image(Spec {
+                left,
+                inverted,
+                offset: true,
+                ..Spec::default()
+            });
+            let options = QcOptions {
+                keep_full_resolution: true,
+                tensor_shape: (96, 64),
+                ..QcOptions::default()
+            };
+            let analysis = analyse(&d, Some("L"), &options);
+            let area = analysis.stored_box();
+            let (x0, y0, x1, y1) = (
+                area.0 as usize,
+                area.1 as usize,
+                area.2 as usize,
+                area.3 as usize,
+            );
+            assert!(
+                (x1 - x0) * (y1 - y0) < d.pixels.len() * 3 / 4,
+                "{area:?}: a box"
+            );
+            let mut boxed = d.clone();
+            boxed.pixels = (y0..y1)
+                .flat_map(|y| (x0..x1).map(move |x| (y, x)))
+                .map(|(y, x)| d.pixels[y * d.columns as usize + x])
+                .collect();
+            (boxed.columns, boxed.rows) = ((x1 - x0) as u32, (y1 - y0) as u32);
+            let whole = finish(analysis.clone(), &d, None, &options);
+            let alone = finish(analysis, &boxed, Some(area), &options);
+            let facts = |p: &Processed| {
+                format!(
+                    "{} {:?} {:?} {} {} {} {} {} {} {} {} {} {} {}",
+                    p.intensity_inverted,
+                    p.chest_wall_side,
+                    p.laterality_score,
+                    p.hflip_applied,
+                    p.norm_low,
+                    p.norm_high,
+                    p.crop_x0,
+                    p.crop_y0,
+                    p.crop_x1,
+                    p.crop_y1,
+                    p.scale,
+                    p.pad_left,
+                    p.pad_top,
+                    p.laterality_flipped
+                )
+            };
+            assert_eq!(facts(&alone), facts(&whole), "left {left}");
+            assert!(alone.tensor == whole.tensor, "left {left}: the tensor");
+            assert!(
+                alone.full_resolution == whole.full_resolution,
+                "left {left}"
+            );
+        }
+    }
 
     #[test]
     fn every_variant_is_oriented_and_polarity_corrected() {
