@@ -211,13 +211,13 @@ fn one_image(
         }
         None => None,
     };
-    let t2 = Instant::now();
+    let finishing = Instant::now();
     let mut processed = match &source {
         Some(source) => qc::finish(analysis, source, area, options),
         None => qc::finish(analysis, &decoded, None, options),
     };
     times.geometry += processed.geometry_time;
-    times.qc += analysed + t2.elapsed().saturating_sub(processed.geometry_time);
+    times.qc += analysed + finishing.elapsed().saturating_sub(processed.geometry_time);
     let mut row = ImageRow {
         image_id: m.image_id.clone(),
         modality_kind: stage.modality_kind.clone(),
