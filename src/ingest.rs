@@ -122,9 +122,9 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 "qc_method": config.qc_method.name(),
                 "crop": true,
                 "reduced_resolution": crate::pixels::reduce_for(
-                    (!config.full_resolution).then(|| writer.tensor_shape()),
+                    (!config.full_resolution && config.keep_processed.is_none())
+                        .then(|| writer.tensor_shape()),
                     config.qc_method,
-                    config.keep_processed.is_some(),
                 )
                 .is_some(),
                 "keep_processed": config.keep_processed,

@@ -10,7 +10,8 @@
 //!
 //! With [`PixelOptions::keep_processed`] every processed image is also
 //! written at full resolution as a 16-bit PNG (`crate::paths` names it);
-//! JPEG 2000 is then decoded at full resolution too. The time each stage
+//! its pixels are then decoded at full resolution (for JPEG 2000 the breast
+//! box alone, as with [`PixelOptions::full_resolution`]). The time each stage
 //! takes (decode, QC, geometry, write) is summed over the workers.
 
 use std::collections::{HashMap, VecDeque};
@@ -270,19 +271,18 @@ pub struct PixelSummary {
 }
 
 /// What a decode may reduce for, given the `tensor` asked for (`None`: full
-/// resolution): nothing for `--keep-processed` (its PNGs are full
-/// resolution) or the edge-window baseline (its windows are 25 stored
-/// columns wide); otherwise the tensor, but at least twice QC's working copy
-/// (`qc::WORK_SIZE`) on each axis, so that detection sees the same working
-/// copy whatever the tensor size (a 1024x512 tensor is unaffected).
+/// resolution): nothing for the edge-window baseline (its windows are 25
+/// stored columns wide); otherwise the tensor, but at least twice QC's
+/// working copy (`qc::WORK_SIZE`) on each axis, so that detection sees the
+/// same working copy whatever the tensor size (a 1024x512 tensor is
+/// unaffected).
 pub fn reduce_for(
     tensor: Option<(usize, usize)>,
     method: qc::LateralityMethod,
-    keep_processed: bool,
 ) -> Option<(usize, usize)> {
     let floor = 2 * qc::WORK_SIZE;
     tensor
-        .filter(|_| !keep_processed && method == qc::LateralityMethod::Component)
+        .filter(|_| method == qc::LateralityMethod::Component)
         .map(|(h, w)| (h.max(floor), w.max(floor)))
 }
 
@@ -301,12 +301,14 @@ pub fn process_images(
     let jobs = stage.jobs;
     let mut stage = stage.clone();
     let mut options = *options;
-    options.keep_full_resolution |= stage.keep_processed.is_some();
-    stage.decode.reduce_for = reduce_for(
-        stage.decode.reduce_for,
-        options.method,
-        stage.keep_processed.is_some(),
-    );
+    if stage.keep_processed.is_some() {
+        // Full-resolution PNGs: JPEG 2000 analysed reduced and its breast
+        // box decoded again at full resolution, every other file whole.
+        options.keep_full_resolution = true;
+        stage.full_resolution = true;
+        stage.decode.reduce_j2k_only = true;
+    }
+    stage.decode.reduce_for = reduce_for(stage.decode.reduce_for, options.method);
     let (options, stage) = (&options, &stage);
     let started = std::time::Instant::now();
     let mut summary = PixelSummary::default();

@@ -207,22 +207,7 @@ fn keep_processed_writes_16_bit_pngs_inside_the_folder_and_never_overwrites() {
         assert!(o.status.success(), "{}", stderr(&o));
     };
     ingest();
-    let pngs = |dir: &Path| -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.push(p);
-                }
-            }
-        }
-        out.sort();
-        out
-    };
+    let pngs = files_under;
     let first = pngs(&keep);
     let rows = csv(
         &lake,

@@ -177,8 +177,11 @@ fn full_resolution_jpeg2000_tensors_come_from_the_breast_box_decoded_again() {
     let sql = "SELECT image_id, decode_reduction, crop_x0, crop_y0, crop_x1, crop_y1, \
                intensity_inverted, chest_wall_side, laterality_flipped, scale, transfer_syntax \
                FROM images ORDER BY image_id";
+    // --keep-processed writes full-resolution PNGs the same way.
+    let keep = dir.path().join("png");
+    let keep_arg = ["--keep-processed", keep.to_str().unwrap()];
     let mut lakes = Vec::new();
-    for extra in [&[][..], &["--full-resolution"][..]] {
+    for extra in [&[][..], &["--full-resolution"][..], &keep_arg[..]] {
         let lake = dir.path().join(format!("lake{}", lakes.len()));
         let o = ingest_small(&lake, "vindr-mammo", &raw, extra);
         assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
@@ -194,6 +197,26 @@ fn full_resolution_jpeg2000_tensors_come_from_the_breast_box_decoded_again() {
     let (reduced, full) = (rows(&lakes[0]), rows(&lakes[1]));
     assert_eq!(reduced.len(), 4, "one patient's images");
     assert_eq!(reduced.len(), full.len());
+    assert_eq!(lakes[2], lakes[1], "--keep-processed as --full-resolution");
+    // Each PNG is the breast box at full resolution.
+    let mut sizes: Vec<(u32, u32)> = files_under(&keep)
+        .iter()
+        .map(|p| {
+            let img = image::open(p).unwrap();
+            assert_eq!(img.color(), image::ColorType::L16, "{}", p.display());
+            (img.width(), img.height())
+        })
+        .collect();
+    let mut boxes: Vec<(u32, u32)> = full
+        .iter()
+        .map(|r| {
+            let v = |k: usize| r[k].parse::<u32>().unwrap();
+            (v(4) - v(2), v(5) - v(3))
+        })
+        .collect();
+    sizes.sort();
+    boxes.sort();
+    assert_eq!(sizes, boxes);
     for (a, b) in reduced.iter().zip(&full) {
         assert!(
             a[10].starts_with("1.2.840.10008.1.2.4.9"),
