@@ -163,15 +163,14 @@ fn main() -> ExitCode {
     unsafe { mcq::allocator::keep_freed_memory() };
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--time") {
-        let (rounds, dir) = match &args[1..] {
-            [dir] => (5, dir),
-            [flag, r, dir] if flag == "--rounds" && r.parse::<usize>().is_ok() => {
-                (r.parse().unwrap_or(5), dir)
-            }
-            _ => {
-                eprintln!("usage: qc --time [--rounds R] DIR");
-                return ExitCode::from(2);
-            }
+        let parsed = match &args[1..] {
+            [dir] => Some((5, dir)),
+            [flag, r, dir] if flag == "--rounds" => r.parse().ok().map(|r| (r, dir)),
+            _ => None,
+        };
+        let Some((rounds, dir)) = parsed else {
+            eprintln!("usage: qc --time [--rounds R] DIR");
+            return ExitCode::from(2);
         };
         return match time(Path::new(dir), rounds) {
             Ok(()) => ExitCode::SUCCESS,

@@ -135,9 +135,7 @@ pub struct Decoded {
 impl Decoded {
     /// Whether it was stored as JPEG 2000 (lossless or lossy).
     pub fn is_jpeg2000(&self) -> bool {
-        self.transfer_syntax
-            .as_deref()
-            .is_some_and(|ts| J2K_SYNTAXES.contains(&ts))
+        is_j2k_syntax(self.transfer_syntax.as_deref())
     }
 
     /// A stored value in post-Modality-LUT units.
@@ -311,6 +309,11 @@ fn is_raster(path: &Path) -> bool {
 
 /// JPEG 2000 transfer syntaxes a reduced decode applies to.
 const J2K_SYNTAXES: [&str; 2] = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"];
+
+/// Whether `transfer_syntax` is JPEG 2000 (lossless or lossy).
+fn is_j2k_syntax(transfer_syntax: Option<&str>) -> bool {
+    transfer_syntax.is_some_and(|ts| J2K_SYNTAXES.contains(&ts))
+}
 
 /// Number of wavelet decomposition levels in a J2K codestream's COD marker
 /// (main header), `None` when the header cannot be read.
@@ -525,11 +528,9 @@ fn decode_dicom_object(path: &Path, options: &DecodeOptions) -> Result<Decoded> 
             for fragment in seq.fragments() {
                 hasher.update(fragment);
             }
-            let j2k = header
-                .transfer_syntax
-                .as_deref()
-                .is_some_and(|ts| J2K_SYNTAXES.contains(&ts));
-            if j2k && (options.reduce_for.is_some() || options.j2k_area.is_some()) {
+            if is_j2k_syntax(header.transfer_syntax.as_deref())
+                && (options.reduce_for.is_some() || options.j2k_area.is_some())
+            {
                 // One frame: all fragments; several: the first fragment.
                 first_frame = Some(if frames == 1 {
                     seq.fragments().concat()

@@ -174,7 +174,6 @@ pub fn run(config: &IngestConfig) -> Result<IngestSummary> {
                 // (`PixelOptions::full_resolution`).
                 decode: crate::decode::DecodeOptions {
                     reduce_for: Some(writer.tensor_shape()),
-                    reduce_j2k_only: config.full_resolution,
                     ..Default::default()
                 },
                 keep_processed: config.keep_processed.clone(),

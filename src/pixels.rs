@@ -55,7 +55,8 @@ pub struct PixelOptions {
     /// Worker threads.
     pub jobs: usize,
     /// Decoding options; `reduce_for` is the tensor to reduce for (`None`:
-    /// full resolution), adjusted by [`reduce_for`].
+    /// full resolution), adjusted by [`reduce_for`]; `reduce_j2k_only`
+    /// follows [`PixelOptions::full_resolution`].
     pub decode: DecodeOptions,
     /// Also write full-resolution processed 16-bit PNGs as
     /// `DIR/<dataset>/<patient>/<L|R>_<VIEW>[_<n>].png`.
@@ -63,8 +64,9 @@ pub struct PixelOptions {
     /// The dataset name (the first folder under `keep_processed`).
     pub dataset: String,
     /// Tensors (and PNGs) from full-resolution pixels, while a JPEG 2000
-    /// image decoded at a reduced resolution (`decode.reduce_for` with
-    /// `decode.reduce_j2k_only`) is analysed at that resolution and only
+    /// image decoded at a reduced resolution (`decode.reduce_for`; native
+    /// data stay whole: `decode.reduce_j2k_only`) is analysed at that
+    /// resolution and only
     /// its breast box decoded again at full resolution
     /// (`DecodeOptions::j2k_area`): OpenJPEG decodes only the code-blocks
     /// that reach the box, and nothing outside the box is kept anyway.
@@ -306,8 +308,8 @@ pub fn process_images(
         // box decoded again at full resolution, every other file whole.
         options.keep_full_resolution = true;
         stage.full_resolution = true;
-        stage.decode.reduce_j2k_only = true;
     }
+    stage.decode.reduce_j2k_only = stage.full_resolution;
     stage.decode.reduce_for = reduce_for(stage.decode.reduce_for, options.method);
     let (options, stage) = (&options, &stage);
     let started = std::time::Instant::now();

@@ -1764,7 +1764,7 @@ pub fn edge_window(decoded: &Decoded) -> ChestWall {
 #[cfg(test)]
 mod tests {
     use super::super::inversion::display_copy;
-    use super::super::testimg::{Spec, grid, image, uniform_noise};
+    use super::super::testimg::{Spec, blobs, grid, image, spot_view, uniform_noise};
     use super::*;
 
     /// Textured content for the film-frame tests: no line of it uniform.
@@ -2414,7 +2414,7 @@ mod tests {
         // as deep as a clear film margin may be, but past it, and the
         // top and bottom bands end on the field's corners only.
         let (w, h) = (100, 160);
-        let spot = super::super::testimg::spot_view(w, h);
+        let spot = spot_view(w, h);
         let field = |x: usize, y: usize, margin: usize| {
             x >= 35 + margin && y >= 40 + margin && y + margin < 120
         };
@@ -2439,7 +2439,7 @@ mod tests {
             );
         }
         // The air beside a half-disc breast surrounds a curve.
-        let d = super::super::testimg::image(super::super::testimg::Spec::default());
+        let d = image(Spec::default());
         let s: Vec<f32> = d.pixels.iter().map(|&v| v as f32 / 4095.0).collect();
         let (w, h) = (d.columns as usize, d.rows as usize);
         let none = vec![false; w * h];
@@ -2453,7 +2453,7 @@ mod tests {
         // to 1.0, far beyond one level's reach, in steps of 0.003.
         let (w, h) = (100, 160);
         let shade = |i: usize| 0.85 + 0.3 * (i % w) as f32 / w as f32;
-        let s: Vec<f32> = super::super::testimg::spot_view(w, h)
+        let s: Vec<f32> = spot_view(w, h)
             .iter()
             .enumerate()
             .map(|(i, v)| (v * shade(i)).min(1.0))
@@ -2493,7 +2493,7 @@ mod tests {
         levels: &[f32],
         peeled: usize,
     ) -> (Vec<f32>, Vec<bool>) {
-        let mut s = super::super::testimg::spot_view(w, h);
+        let mut s = spot_view(w, h);
         for (i, v) in s.iter_mut().enumerate() {
             if let Some(&level) = levels.get(depth(i)) {
                 *v = level;
@@ -2536,7 +2536,7 @@ mod tests {
         // Burned-in text at the surround's lower left: two lines of dark
         // 4×2-pixel strokes the flood does not enter.
         let (w, h) = (100, 160);
-        let mut s = super::super::testimg::spot_view(w, h);
+        let mut s = spot_view(w, h);
         let text = |x: usize, y: usize| (5..30).contains(&x) && (135..145).contains(&y);
         for (i, v) in s.iter_mut().enumerate() {
             let (x, y) = (i % w, i / w);
@@ -2554,7 +2554,7 @@ mod tests {
         // A bright strip at the surround's level across the field (a
         // saturated band, an implant's edge): the smaller part is no text.
         let (w, h) = (100, 160);
-        let mut s = super::super::testimg::spot_view(w, h);
+        let mut s = spot_view(w, h);
         for (i, v) in s.iter_mut().enumerate() {
             if (58..61).contains(&(i % w)) {
                 *v = 0.97;
@@ -2575,7 +2575,7 @@ mod tests {
         // stray text may be.
         let (w, h) = (100, 160);
         let line = |i: usize| i % w % 8 == 3;
-        let mut s = super::super::testimg::spot_view(w, h);
+        let mut s = spot_view(w, h);
         s.iter_mut()
             .enumerate()
             .filter(|&(i, _)| line(i))
@@ -2595,7 +2595,7 @@ mod tests {
         // reaches the label's top, the field fills 91 %.
         let (w, h) = (100, 160);
         let label = |i: usize| (60..66).contains(&(i % w)) && (32..48).contains(&(i / w));
-        let mut s = super::super::testimg::spot_view(w, h);
+        let mut s = spot_view(w, h);
         s.iter_mut()
             .enumerate()
             .filter(|&(i, _)| label(i))
@@ -2623,9 +2623,9 @@ mod tests {
     /// A `w × h` image: texture where `inside` holds, else a flat surround
     /// at 0.97.
     fn on_flat_surround((w, h): (usize, usize), inside: impl Fn(usize, usize) -> bool) -> Vec<f32> {
-        super::super::testimg::grid(w, h, |x, y| {
+        grid(w, h, |x, y| {
             if inside(x, y) {
-                0.3 + 0.3 * super::super::testimg::blobs(x as f32 / 6.0, y as f32 / 6.0)
+                0.3 + 0.3 * blobs(x as f32 / 6.0, y as f32 / 6.0)
             } else {
                 0.97
             }

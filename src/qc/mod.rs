@@ -364,7 +364,7 @@ pub fn finish(
         Some(area) => (area, 1.0),
         None => (
             analysis.stored_box(),
-            f64::from(1u32 << source.reduction.min(16)),
+            f64::from(1u32 << analysis.reduction.min(16)),
         ),
     };
     Processed {
